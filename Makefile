@@ -1,0 +1,42 @@
+# Lightning's one entry point. CI calls these targets only.
+
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+# Extra flags for the test run, e.g. TESTFLAGS='-run TestCrash -v'.
+TESTFLAGS ?=
+
+.PHONY: all test test-short lint vet fmt-check fuzz bench run tidy-check
+
+all: test
+
+## test: vet, gofmt check, and every test under the race detector.
+test: lint
+	$(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+
+## test-short: the quick loop while editing (no race detector, -short).
+test-short:
+	$(GO) test -short -count=1 $(TESTFLAGS) $(PKGS)
+
+## lint: go vet, gofmt, and the architecture lint tests.
+lint: vet fmt-check
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## fuzz: run every native fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m).
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+## bench: every Go benchmark in the main module.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+## run: the quickstart example on the embedded default.
+run:
+	$(GO) run ./examples/quickstart
