@@ -1,0 +1,681 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/vfs"
+)
+
+// Record is one commit: its ts and the core's encoding of its batch.
+type Record struct {
+	// Ts is the commit's ts: above 0, and above every ts written before.
+	Ts uint64
+	// Payload is the commit's bytes; the log copies them before
+	// WriteGroup returns. At most MaxRecordBody bytes, less the cipher's
+	// overhead.
+	Payload []byte
+}
+
+// Stats are a Log's figures.
+type Stats struct {
+	// Segments counts the segment files the log holds (the active one
+	// included); LiveBytes is their total size.
+	Segments  int
+	LiveBytes int64
+	// Records, Groups and BytesWritten count what WriteGroup wrote since
+	// Open (BytesWritten includes segment headers and markers).
+	Records      int64
+	Groups       int64
+	BytesWritten int64
+	// Syncs counts segment fsyncs (by Sync, rotation and Close), and
+	// SyncLatency is the total time they took.
+	Syncs       int64
+	SyncLatency time.Duration
+	// Rotations counts segments started after the first; Released counts
+	// segments deleted or archived by Release.
+	Rotations int64
+	Released  int64
+}
+
+// state is a Log's stage of life.
+type state uint8
+
+const (
+	// stateOpened: segments are listed; Replay has not run yet.
+	stateOpened state = iota
+	// stateReady: Replay has run; the active segment takes writes.
+	stateReady
+	// stateClosed: Close has run.
+	stateClosed
+)
+
+// segment is a live segment file.
+type segment struct {
+	num  uint64
+	path string
+	// prevTs is the header's: the log's last ts before the segment.
+	prevTs uint64
+	// records counts its data records, -1 when unknown (Replay skipped
+	// it); firstTs is the first one's ts.
+	records int64
+	firstTs uint64
+	// lastTs is the highest ts in the log through the end of this segment
+	// (prevTs when it holds no record). Release frees a segment when
+	// lastTs <= the durable ts.
+	lastTs uint64
+	// size is the file's size.
+	size int64
+
+	// The active segment only: its handle (set and cleared under writeMu,
+	// syncMu and mu; used by holders of writeMu or syncMu), the bytes
+	// written (every completed write; a failed one fail-stops the log) and
+	// the bytes known durable.
+	// INVARIANT: headerSize <= synced <= written == size.
+	file    vfs.File
+	written int64
+	synced  int64
+}
+
+// Log is the write-ahead log: a directory of segment files holding one
+// record per commit. See the package documentation for its life cycle
+// and concurrency rules.
+type Log struct {
+	opts     Options
+	fs       vfs.FS
+	codec    interfaces.Codec // nil: never compress
+	codecs   map[interfaces.CodecID]interfaces.Codec
+	cipher   interfaces.Cipher
+	overhead int
+	logger   *slog.Logger
+
+	// releaseMu serialises Replay, Release and Check, so Check never reads
+	// a segment that Release or Replay is removing or cutting.
+	// Lock order: releaseMu, writeMu, syncMu, mu.
+	releaseMu sync.Mutex
+	// writeMu serialises WriteGroup, Replay and Close, and guards the
+	// writer's scratch buffers below.
+	writeMu sync.Mutex
+	// syncMu is held by Sync across its fsync, and by rotation and Close
+	// while they sync and close the active segment's handle, so a handle
+	// is never closed under a running fsync. WriteGroup takes it only to
+	// rotate: a Sync never holds up an ordinary write.
+	syncMu sync.Mutex
+	// mu guards the fields below it; it is held only for short, non-I/O
+	// sections.
+	mu sync.Mutex
+	st state
+	// err is the sticky error: once set, every write-side call fails with
+	// it.
+	err error
+	// listed are the segment numbers Open found, for Replay.
+	listed []uint64
+	// segs are the live segments in order; when ready, the last is the
+	// active one.
+	segs []*segment
+	// lastTs is the highest ts in the log: written, replayed, or named by
+	// a segment header.
+	lastTs uint64
+	// nextNum is the number the next segment gets.
+	nextNum uint64
+
+	// Writer scratch, guarded by writeMu: the group's encoding, compressed
+	// payloads and additional data, reused from group to group.
+	buf, comp, ad []byte
+
+	records, groups, bytesWritten atomic.Int64
+	syncs, syncNanos              atomic.Int64
+	rotations, released           atomic.Int64
+	segCount, liveBytes           atomic.Int64
+}
+
+// Errors of the Log's life cycle.
+var (
+	// ErrNotReplayed is returned by WriteGroup, Sync and Release before
+	// Replay has run: until then the log's tail may be torn, and nothing
+	// may be written after it.
+	ErrNotReplayed = fmt.Errorf("lightning/wal: the log has not been replayed: %w", interfaces.ErrInvalidArgument)
+)
+
+// retainLimit bounds the scratch buffers kept between groups, so one huge
+// group does not pin its memory for the log's life.
+const retainLimit = 16 << 20
+
+// Open opens the log in opts.Dir, creating the directory (and
+// opts.ArchiveDir) durably when missing, and lists its segments. It writes
+// nothing else: call Replay before writing.
+func Open(opts Options) (*Log, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	codecs, err := opts.codecMap()
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{
+		opts:   opts,
+		fs:     opts.FS,
+		codec:  opts.writeCodec(),
+		codecs: codecs,
+		cipher: opts.Cipher,
+		logger: opts.Logger,
+	}
+	if l.cipher != nil {
+		l.overhead = l.cipher.Overhead()
+	}
+	if err := ensureDir(l.fs, opts.Dir); err != nil {
+		return nil, err
+	}
+	l.listed, err = listSegments(l.fs, opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	maxNum := uint64(0)
+	if n := len(l.listed); n > 0 {
+		maxNum = l.listed[n-1]
+	}
+	if opts.ArchiveDir != "" {
+		if err := ensureDir(l.fs, opts.ArchiveDir); err != nil {
+			return nil, err
+		}
+		archived, err := listSegments(l.fs, opts.ArchiveDir)
+		if err != nil {
+			return nil, err
+		}
+		// Numbers never repeat, so a segment archived long ago is never
+		// replaced by a newer one of the same name.
+		if n := len(archived); n > 0 {
+			maxNum = max(maxNum, archived[n-1])
+		}
+	}
+	l.nextNum = maxNum + 1
+	return l, nil
+}
+
+// ensureDir creates dir and its missing parents, and syncs the parent of
+// each directory it created, so the directory survives a crash.
+func ensureDir(fsys vfs.FS, dir string) error {
+	var missing []string
+	for p := filepath.Clean(dir); ; {
+		_, err := fsys.Stat(p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("lightning/wal: stat %s: %w", p, err)
+		}
+		missing = append(missing, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lightning/wal: create %s: %w", dir, err)
+	}
+	// Deepest first: each directory's entry is made durable in its parent.
+	for _, p := range missing {
+		if err := fsys.SyncDir(filepath.Dir(p)); err != nil {
+			return fmt.Errorf("lightning/wal: sync directory %s: %w", filepath.Dir(p), err)
+		}
+	}
+	return nil
+}
+
+// listSegments returns the numbers of the segment files in dir, in order.
+// Other names are ignored.
+func listSegments(fsys vfs.FS, dir string) ([]uint64, error) {
+	names, err := fsys.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lightning/wal: list %s: %w", dir, err)
+	}
+	var nums []uint64
+	for _, name := range names {
+		if n, ok := parseSegmentName(name); ok {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	return nums, nil
+}
+
+func (l *Log) segmentPath(num uint64) string {
+	return filepath.Join(l.opts.Dir, segmentName(num))
+}
+
+// usableLocked returns the error a write-side call must fail with, if
+// any. l.mu must be held.
+func (l *Log) usableLocked() error {
+	switch {
+	case l.st == stateClosed:
+		return fmt.Errorf("lightning/wal: %w", interfaces.ErrClosed)
+	case l.err != nil:
+		return l.err
+	case l.st != stateReady:
+		return ErrNotReplayed
+	}
+	return nil
+}
+
+// failLocked makes cause the sticky error and returns it: from now on
+// every write-side call fails with an error matching both
+// interfaces.ErrFailStopped and cause. l.mu must be held.
+func (l *Log) failLocked(cause error) error {
+	if l.err == nil {
+		l.err = fmt.Errorf("lightning/wal: %w: %w", interfaces.ErrFailStopped, cause)
+		l.logger.Error("lightning/wal: fail-stopped", "err", cause)
+	}
+	return l.err
+}
+
+func (l *Log) fail(cause error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failLocked(cause)
+}
+
+// WriteGroup appends recs to the active segment with one write call,
+// first starting a new segment when the group would push the active one
+// past SegmentSize (unless the active one holds no record yet). Ts values
+// must be above 0, strictly increasing, and above every ts in the log.
+//
+// Arguments that break these rules return an error matching
+// interfaces.ErrInvalidArgument and write nothing; a compression or
+// sealing failure writes nothing either, and neither stops the log. Any
+// I/O error is sticky: the log is fail-stopped, and
+// this and every later write-side call return an error matching
+// interfaces.ErrFailStopped; reopen and replay to recover.
+//
+// WriteGroup does not sync: call Sync for durability. It does not
+// allocate once its buffers have grown to the group size.
+func (l *Log) WriteGroup(recs []Record) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	err := l.usableLocked()
+	seg, lastTs := l.active(), l.lastTs
+	var written, synced int64
+	if err == nil {
+		written, synced = seg.written, seg.synced
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := l.checkGroup(recs, lastTs); err != nil {
+		return err
+	}
+	buf, err := l.encodeGroup(recs, seg.num, written, synced)
+	if err != nil {
+		return err
+	}
+	if written > headerSize && written+int64(len(buf)) > l.opts.SegmentSize {
+		if seg, err = l.rotate(); err != nil {
+			return err
+		}
+		// Offsets and the segment number are part of every checksum and
+		// of the additional data, so the group is encoded again for its
+		// new place: once per segment.
+		if buf, err = l.encodeGroup(recs, seg.num, headerSize, headerSize); err != nil {
+			return err
+		}
+	}
+	n, err := seg.file.Write(buf)
+	l.mu.Lock()
+	if err == nil && n != len(buf) {
+		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
+	}
+	if err != nil {
+		// Whatever reached the file is a torn tail now.
+		err = l.failLocked(fmt.Errorf("write %s: %w", seg.path, err))
+		l.mu.Unlock()
+		return err
+	}
+	seg.written += int64(n)
+	seg.size = seg.written
+	if seg.records == 0 {
+		seg.firstTs = recs[0].Ts
+	}
+	seg.records += int64(len(recs))
+	seg.lastTs = recs[len(recs)-1].Ts
+	l.lastTs = seg.lastTs
+	l.mu.Unlock()
+
+	l.records.Add(int64(len(recs)))
+	l.groups.Add(1)
+	l.bytesWritten.Add(int64(n))
+	l.liveBytes.Add(int64(n))
+	l.buf = trim(buf)
+	return nil
+}
+
+// active returns the active segment (nil before Replay). l.mu must be
+// held.
+func (l *Log) active() *segment {
+	if l.st != stateReady || len(l.segs) == 0 {
+		return nil
+	}
+	return l.segs[len(l.segs)-1]
+}
+
+// checkGroup validates the ts order and payload sizes of recs.
+func (l *Log) checkGroup(recs []Record, lastTs uint64) error {
+	maxPayload := MaxRecordBody - l.overhead
+	prev := lastTs
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case r.Ts == 0:
+			return fmt.Errorf("lightning/wal: record %d of the group has ts 0: %w", i, interfaces.ErrInvalidArgument)
+		case r.Ts <= prev:
+			return fmt.Errorf("lightning/wal: record %d of the group has ts %d, not above %d: %w",
+				i, r.Ts, prev, interfaces.ErrInvalidArgument)
+		case len(r.Payload) > maxPayload:
+			return fmt.Errorf("lightning/wal: record at ts %d has a %d-byte payload, above the %d-byte maximum: %w",
+				r.Ts, len(r.Payload), maxPayload, interfaces.ErrInvalidArgument)
+		}
+		prev = r.Ts
+	}
+	return nil
+}
+
+// encodeGroup encodes recs for segment num starting at offset off, each
+// record carrying synced as its synced offset, into l.buf.
+func (l *Log) encodeGroup(recs []Record, num uint64, off, synced int64) ([]byte, error) {
+	buf := l.buf[:0]
+	var err error
+	for i := range recs {
+		buf, err = l.appendRecord(buf, num, off+int64(len(buf)), recs[i].Ts, synced, false, recs[i].Payload)
+		if err != nil {
+			l.buf = trim(buf)
+			return nil, err
+		}
+	}
+	l.buf = buf
+	return buf, nil
+}
+
+// appendRecord appends the record at offset off of segment num to dst:
+// header, then the payload, compressed when that pays and sealed when a
+// cipher is configured, then the checksum in place.
+func (l *Log) appendRecord(dst []byte, num uint64, off int64, ts uint64, synced int64, marker bool, payload []byte) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, make([]byte, recordHeaderSize)...)
+	h := recHeader{ts: ts, synced: uint64(synced)}
+	if marker {
+		h.flags |= recFlagMarker
+	}
+	if l.codec != nil && !marker && len(payload) >= l.opts.CompressThreshold && len(payload) <= interfaces.MaxDecodedLen {
+		comp, err := l.codec.Encode(l.comp[:0], payload)
+		if err != nil {
+			return dst[:start], fmt.Errorf("lightning/wal: compress record at ts %d: %w", ts, err)
+		}
+		l.comp = comp
+		// A payload that does not shrink is stored as it is: decoding it
+		// would cost time for nothing.
+		if len(comp) < len(payload) {
+			payload, h.codec = comp, l.codec.ID()
+		}
+	}
+	if l.cipher == nil {
+		h.length = uint32(len(payload))
+		putRecHeader(dst[start:], h)
+		dst = append(dst, payload...)
+	} else {
+		h.flags |= recFlagSealed
+		h.length = uint32(len(payload) + l.overhead)
+		putRecHeader(dst[start:], h)
+		l.ad = appendAD(l.ad[:0], num, off, dst[start:start+recordHeaderSize])
+		sealed, err := l.cipher.Seal(dst, payload, l.ad)
+		if err != nil {
+			return dst[:start], fmt.Errorf("lightning/wal: seal record at ts %d: %w", ts, err)
+		}
+		if got := len(sealed) - start - recordHeaderSize; got != int(h.length) {
+			return sealed[:start], fmt.Errorf("lightning/wal: cipher sealed %d bytes into %d, not the %d its Overhead promises",
+				len(payload), got, h.length)
+		}
+		dst = sealed
+	}
+	rec := dst[start:]
+	putUint32(rec, recordCRC(num, off, rec[4:]))
+	if cap(l.comp) > retainLimit {
+		l.comp = nil
+	}
+	return dst, nil
+}
+
+func putUint32(b []byte, v uint32) {
+	_ = b[3]
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+// trim returns b emptied, or nil when it has grown past retainLimit.
+func trim(b []byte) []byte {
+	if cap(b) > retainLimit {
+		return nil
+	}
+	return b[:0]
+}
+
+// rotate syncs the active segment, starts the next one and makes it
+// active. writeMu must be held. Errors are sticky.
+func (l *Log) rotate() (*segment, error) {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	old, prevTs, num := l.active(), l.lastTs, l.nextNum
+	l.mu.Unlock()
+	// A segment is synced whole before the next one begins: that is what
+	// lets a reader call any damage in a segment but the last corruption.
+	if err := l.syncFile(old); err != nil {
+		return nil, l.fail(err)
+	}
+	seg, err := l.createSegment(num, prevTs)
+	if err != nil {
+		return nil, l.fail(err)
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, seg)
+	l.nextNum = num + 1
+	l.mu.Unlock()
+	l.rotations.Add(1)
+	if err := old.file.Close(); err != nil {
+		// The data is synced; a failing close loses nothing.
+		l.logger.Warn("lightning/wal: close sealed segment", "segment", old.path, "err", err)
+	}
+	l.mu.Lock()
+	old.file = nil
+	l.mu.Unlock()
+	l.logger.Debug("lightning/wal: rotated", "sealed", old.path, "active", seg.path, "prev_ts", prevTs)
+	return seg, nil
+}
+
+// syncFile fsyncs seg's file if it has unsynced bytes, and records it.
+// syncMu must be held (or the log be otherwise exclusive).
+func (l *Log) syncFile(seg *segment) error {
+	l.mu.Lock()
+	target, done := seg.written, seg.synced >= seg.written
+	l.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := l.timedSync(seg.file); err != nil {
+		return fmt.Errorf("sync %s: %w", seg.path, err)
+	}
+	l.mu.Lock()
+	seg.synced = max(seg.synced, target)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Log) timedSync(f vfs.File) error {
+	start := time.Now()
+	err := f.Sync()
+	l.syncNanos.Add(int64(time.Since(start)))
+	l.syncs.Add(1)
+	return err
+}
+
+// createSegment creates segment num with its header, syncs it and its
+// directory, and returns it open for appending. On error the file may be
+// left behind, empty or with a partial header: a torn tail the next
+// Replay removes.
+func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
+	path := l.segmentPath(num)
+	f, err := l.fs.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	h := segHeader{version: formatVersion, num: num, prevTs: prevTs}
+	if l.cipher != nil {
+		h.flags |= segFlagSealed
+	}
+	var hb [headerSize]byte
+	_, err = f.Write(h.appendTo(hb[:0]))
+	if err == nil {
+		err = l.timedSync(f)
+	}
+	if err == nil {
+		err = l.fs.SyncDir(l.opts.Dir)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	l.bytesWritten.Add(headerSize)
+	l.liveBytes.Add(headerSize)
+	l.segCount.Add(1)
+	return &segment{num: num, path: path, prevTs: prevTs, lastTs: prevTs, size: headerSize,
+		file: f, written: headerSize, synced: headerSize}, nil
+}
+
+// Sync makes every record written so far durable: it fsyncs the active
+// segment if it has unsynced bytes, and from then on records carry the
+// new synced offset. It may run concurrently with WriteGroup, which it
+// does not hold up during the fsync; concurrent Syncs are serialised, and
+// one that finds its bytes already synced returns at once. A sync error
+// fail-stops the log.
+func (l *Log) Sync() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	err := l.usableLocked()
+	seg := l.active()
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := l.syncFile(seg); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// Close syncs the active segment, appends a clean-close marker (a record
+// with no payload whose synced offset covers everything before it, so
+// that any damage before it reads as corruption, never as a torn tail),
+// syncs again and closes the file. Before Replay, or after a fail-stop,
+// it only releases the file handles (returning the sticky error, if any).
+// A second Close returns an error matching interfaces.ErrClosed.
+func (l *Log) Close() error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	if l.st == stateClosed {
+		l.mu.Unlock()
+		return fmt.Errorf("lightning/wal: %w", interfaces.ErrClosed)
+	}
+	seg, sticky, ready := l.active(), l.err, l.st == stateReady
+	l.st = stateClosed
+	l.mu.Unlock()
+	if !ready {
+		return sticky
+	}
+	var err error
+	if sticky == nil {
+		err = l.writeMarker(seg)
+	}
+	if cerr := seg.file.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("lightning/wal: close %s: %w", seg.path, cerr)
+	}
+	l.mu.Lock()
+	seg.file = nil
+	l.mu.Unlock()
+	if sticky != nil {
+		return sticky
+	}
+	return err
+}
+
+// writeMarker syncs seg, appends the clean-close marker and syncs again.
+func (l *Log) writeMarker(seg *segment) error {
+	if err := l.syncFile(seg); err != nil {
+		return fmt.Errorf("lightning/wal: %w", err)
+	}
+	l.mu.Lock()
+	off, lastTs := seg.written, l.lastTs
+	l.mu.Unlock()
+	buf, err := l.appendRecord(l.buf[:0], seg.num, off, lastTs, off, true, nil)
+	if err != nil {
+		return err
+	}
+	l.buf = trim(buf)
+	n, err := seg.file.Write(buf)
+	if err == nil && n != len(buf) {
+		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
+	}
+	if err != nil {
+		return fmt.Errorf("lightning/wal: write clean-close marker to %s: %w", seg.path, err)
+	}
+	l.mu.Lock()
+	seg.written += int64(n)
+	seg.size = seg.written
+	l.mu.Unlock()
+	l.bytesWritten.Add(int64(n))
+	l.liveBytes.Add(int64(n))
+	if err := l.syncFile(seg); err != nil {
+		return fmt.Errorf("lightning/wal: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the log's figures. It takes no lock.
+func (l *Log) Stats() Stats {
+	return Stats{
+		Segments:     int(l.segCount.Load()),
+		LiveBytes:    l.liveBytes.Load(),
+		Records:      l.records.Load(),
+		Groups:       l.groups.Load(),
+		BytesWritten: l.bytesWritten.Load(),
+		Syncs:        l.syncs.Load(),
+		SyncLatency:  time.Duration(l.syncNanos.Load()),
+		Rotations:    l.rotations.Load(),
+		Released:     l.released.Load(),
+	}
+}
+
+// LastTs returns the highest ts in the log: the last written or replayed,
+// or, when every record has been released, the last one released.
+func (l *Log) LastTs() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastTs
+}
