@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 # Extra flags for the test run, e.g. TESTFLAGS='-run TestCrash -v'.
 TESTFLAGS ?=
 
-.PHONY: all test test-short lint vet fmt-check fuzz bench run tidy-check
+.PHONY: all test test-short lint vet fmt-check fuzz bench run soak
 
 all: test
 
@@ -40,3 +40,7 @@ bench:
 ## run: the quickstart example on the embedded default.
 run:
 	$(GO) run ./examples/quickstart
+
+## soak: long crash and invariant runs, outside the default test run.
+soak:
+	$(GO) test -race -count=1 -timeout 6h -run 'TestCrashLoop|TestBankInvariant' ./core/ -crash.cycles=5000 -bank.duration=10m

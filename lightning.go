@@ -1,0 +1,245 @@
+// Package lightning is an embedded, ordered key-value database for Go.
+//
+//	db, err := lightning.Open("data")
+//	err = db.Put([]byte("k"), []byte("v"))
+//	v, err := db.Get([]byte("k"))            // lightning.ErrNotFound when absent
+//	err = db.Update(func(tx *lightning.Txn) error {
+//		return tx.Put([]byte("k2"), []byte("v2"))
+//	})
+//	err = db.Close()
+//
+// This package is the convenience face over package core: Open composes the
+// embedded defaults (engine, codec, cache) and returns a *core.DB, whose
+// methods are the API. Package host builds the same DB from a configuration
+// file, with parts in-process or as plugin binaries.
+package lightning
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/lightningdb/lightning/core"
+	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/lz4"
+	"github.com/lightningdb/lightning/plugins/memory"
+	"github.com/lightningdb/lightning/plugins/none"
+	"github.com/lightningdb/lightning/plugins/snappy"
+	"github.com/lightningdb/lightning/plugins/zstd"
+	"github.com/lightningdb/lightning/vfs"
+)
+
+// The API types, from package core.
+type (
+	DB          = core.DB
+	Txn         = core.Txn
+	TxnOptions  = core.TxnOptions
+	Batch       = core.Batch
+	Iterator    = core.Iterator
+	IterOptions = core.IterOptions
+	Snapshot    = core.Snapshot
+	Stats       = core.Stats
+	SyncMode    = core.SyncMode
+	Isolation   = core.Isolation
+)
+
+// Sync modes and isolation levels.
+var (
+	SyncAlways = core.SyncAlways
+	SyncNone   = core.SyncNone
+)
+
+// SyncInterval fsyncs the WAL every d in the background.
+var SyncInterval = core.SyncInterval
+
+const (
+	SnapshotIsolation = core.SnapshotIsolation
+	Serializable      = core.Serializable
+)
+
+// Limits.
+const (
+	MaxKeySize   = interfaces.MaxKeySize
+	MaxValueSize = interfaces.MaxValueSize
+)
+
+// Errors; see package core for when each is returned.
+var (
+	ErrNotFound        = core.ErrNotFound
+	ErrClosed          = core.ErrClosed
+	ErrInvalidArgument = core.ErrInvalidArgument
+	ErrCorrupt         = core.ErrCorrupt
+	ErrFailStopped     = core.ErrFailStopped
+	ErrIncompatible    = core.ErrIncompatible
+	ErrKeyMismatch     = core.ErrKeyMismatch
+	ErrConflict        = core.ErrConflict
+	ErrDeadlock        = core.ErrDeadlock
+	ErrLockTimeout     = core.ErrLockTimeout
+	ErrTxnTooLarge     = core.ErrTxnTooLarge
+	ErrReadOnly        = core.ErrReadOnly
+	ErrTxnDone         = core.ErrTxnDone
+)
+
+// IsCorruption reports whether err says that stored data is corrupt.
+func IsCorruption(err error) bool { return core.IsCorruption(err) }
+
+// DefaultEngine is the engine Open uses unless WithEngine names another.
+const DefaultEngine = "memory"
+
+// DefaultCodec compresses WAL records and engine blocks unless WithCodec
+// names another.
+const DefaultCodec = "snappy"
+
+// engineFactory opens an engine in dir on fs with the composed parts.
+type engineFactory func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error)
+
+// parts are the shared parts an engine may use.
+type parts struct {
+	codec     interfaces.Codec
+	codecs    []interfaces.Codec
+	cipher    interfaces.Cipher
+	cache     interfaces.Cache
+	cacheSize int64
+	logger    *slog.Logger
+}
+
+var engines = map[string]engineFactory{
+	"memory": func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error) {
+		return memory.New(memory.Options{Dir: dir}, memory.Deps{
+			FS: fs, Cipher: p.cipher, Codec: p.codec, Codecs: p.codecs, Logger: p.logger,
+		})
+	},
+}
+
+// Engines lists the engines this build can open, sorted.
+func Engines() []string {
+	names := make([]string, 0, len(engines))
+	for n := range engines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// codecs are every codec linked in; any of them can read old data.
+func allCodecs() []interfaces.Codec {
+	return []interfaces.Codec{none.New(), snappy.New(), lz4.New(), mustZstd()}
+}
+
+func mustZstd() interfaces.Codec {
+	c, err := zstd.New(nil)
+	if err != nil {
+		panic(fmt.Sprintf("lightning: zstd codec with default options: %v", err))
+	}
+	return c
+}
+
+// config collects what the Options set.
+type config struct {
+	engine    string
+	codec     string
+	cipher    interfaces.Cipher
+	cache     interfaces.Cache
+	cacheSize int64
+	inMemory  bool
+	core      core.Options
+	tune      []func(*core.Options)
+}
+
+// Option configures Open.
+type Option func(*config)
+
+// WithEngine names the storage engine: one of Engines().
+func WithEngine(name string) Option { return func(c *config) { c.engine = name } }
+
+// WithSync sets when commits are durable; default SyncAlways.
+func WithSync(m SyncMode) Option { return func(c *config) { c.core.Sync = m } }
+
+// WithCodec names the codec that compresses new WAL records and blocks:
+// "snappy" (default), "lz4", "zstd" or "none". Data written with another
+// codec stays readable.
+func WithCodec(name string) Option { return func(c *config) { c.codec = name } }
+
+// WithCipher encrypts everything written with c. A database created with a
+// cipher cannot be opened without one holding its key.
+func WithCipher(ci interfaces.Cipher) Option { return func(c *config) { c.cipher = ci } }
+
+// WithCache gives the engine a block cache (shared, if the same cache is
+// given to several databases).
+func WithCache(cache interfaces.Cache) Option { return func(c *config) { c.cache = cache } }
+
+// WithCacheSize sets the size in bytes of the block cache the engine makes
+// when WithCache gives none.
+func WithCacheSize(n int64) Option { return func(c *config) { c.cacheSize = n } }
+
+// WithFS puts every file on fs instead of the operating system's.
+func WithFS(fs vfs.FS) Option { return func(c *config) { c.core.FS = fs } }
+
+// InMemory keeps the whole database in memory (a fresh vfs.MemFS): nothing
+// survives Close. For tests and caches.
+func InMemory() Option { return func(c *config) { c.inMemory = true } }
+
+// WithLogger sends the database's logs to l.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.core.Logger = l } }
+
+// WithMeterProvider publishes metrics through mp.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.core.MeterProvider = mp }
+}
+
+// WithTracerProvider records spans (open, recovery, flush) through tp.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.core.TracerProvider = tp }
+}
+
+// WithCoreOptions adjusts the core's options directly (WAL segment size,
+// transaction limits, lock timeout, ...).
+func WithCoreOptions(fn func(*core.Options)) Option {
+	return func(c *config) { c.tune = append(c.tune, fn) }
+}
+
+// Open opens the database in dir, creating it if need be, with the
+// embedded defaults: DefaultEngine, DefaultCodec, no cipher, SyncAlways.
+func Open(dir string, opts ...Option) (*DB, error) {
+	cfg := config{engine: DefaultEngine, codec: DefaultCodec}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	factory, ok := engines[cfg.engine]
+	if !ok {
+		return nil, fmt.Errorf("lightning: unknown engine %q (this build has %s): %w",
+			cfg.engine, strings.Join(Engines(), ", "), ErrInvalidArgument)
+	}
+	codecs := allCodecs()
+	var codec interfaces.Codec
+	for _, c := range codecs {
+		if c.Describe().Name == cfg.codec {
+			codec = c
+		}
+	}
+	if codec == nil {
+		return nil, fmt.Errorf("lightning: unknown codec %q: %w", cfg.codec, ErrInvalidArgument)
+	}
+	co := cfg.core
+	if cfg.inMemory {
+		co.FS = vfs.NewMem()
+		if dir == "" {
+			dir = "lightning"
+		}
+	}
+	co.EnsureDefaults()
+	p := parts{codec: codec, codecs: codecs, cipher: cfg.cipher, cache: cfg.cache, cacheSize: cfg.cacheSize,
+		logger: co.Logger}
+	co.StorageName = cfg.engine
+	co.Storage = func(fs vfs.FS, dir string) (interfaces.Storage, error) { return factory(fs, dir, p) }
+	co.Codec, co.Codecs, co.Cipher, co.Cache = codec, codecs, cfg.cipher, cfg.cache
+	for _, fn := range cfg.tune {
+		fn(&co)
+	}
+	return core.Open(filepath.Clean(dir), co)
+}
