@@ -26,6 +26,7 @@ import (
 
 	"github.com/lightningdb/lightning/core"
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/arc"
 	"github.com/lightningdb/lightning/plugins/lz4"
 	"github.com/lightningdb/lightning/plugins/memory"
 	"github.com/lightningdb/lightning/plugins/none"
@@ -95,17 +96,20 @@ const DefaultEngine = "memory"
 // names another.
 const DefaultCodec = "snappy"
 
+// DefaultCacheSize is the size of the ARC block cache Open makes when
+// neither WithCache nor WithCacheSize says otherwise.
+const DefaultCacheSize = 64 << 20
+
 // engineFactory opens an engine in dir on fs with the composed parts.
 type engineFactory func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error)
 
 // parts are the shared parts an engine may use.
 type parts struct {
-	codec     interfaces.Codec
-	codecs    []interfaces.Codec
-	cipher    interfaces.Cipher
-	cache     interfaces.Cache
-	cacheSize int64
-	logger    *slog.Logger
+	codec  interfaces.Codec
+	codecs []interfaces.Codec
+	cipher interfaces.Cipher
+	cache  interfaces.Cache
+	logger *slog.Logger
 }
 
 var engines = map[string]engineFactory{
@@ -173,8 +177,8 @@ func WithCipher(ci interfaces.Cipher) Option { return func(c *config) { c.cipher
 // given to several databases).
 func WithCache(cache interfaces.Cache) Option { return func(c *config) { c.cache = cache } }
 
-// WithCacheSize sets the size in bytes of the block cache the engine makes
-// when WithCache gives none.
+// WithCacheSize sets the size in bytes of the ARC block cache Open makes
+// when WithCache gives none; default DefaultCacheSize.
 func WithCacheSize(n int64) Option { return func(c *config) { c.cacheSize = n } }
 
 // WithFS puts every file on fs instead of the operating system's.
@@ -233,11 +237,22 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		}
 	}
 	co.EnsureDefaults()
-	p := parts{codec: codec, codecs: codecs, cipher: cfg.cipher, cache: cfg.cache, cacheSize: cfg.cacheSize,
-		logger: co.Logger}
+	cache := cfg.cache
+	if cache == nil {
+		size := cfg.cacheSize
+		if size <= 0 {
+			size = DefaultCacheSize
+		}
+		c, err := arc.New(arc.Options{Capacity: size})
+		if err != nil {
+			return nil, fmt.Errorf("lightning: block cache: %w", err)
+		}
+		cache = c
+	}
+	p := parts{codec: codec, codecs: codecs, cipher: cfg.cipher, cache: cache, logger: co.Logger}
 	co.StorageName = cfg.engine
 	co.Storage = func(fs vfs.FS, dir string) (interfaces.Storage, error) { return factory(fs, dir, p) }
-	co.Codec, co.Codecs, co.Cipher, co.Cache = codec, codecs, cfg.cipher, cfg.cache
+	co.Codec, co.Codecs, co.Cipher, co.Cache = codec, codecs, cfg.cipher, cache
 	for _, fn := range cfg.tune {
 		fn(&co)
 	}

@@ -21,8 +21,10 @@ import (
 //     removes; Delete of an absent key does nothing; Stats (hits, misses,
 //     inserts, entries, bytes) follow exactly.
 //   - Charges: a charge above Capacity is never stored and removes the
-//     old entry; a charge of 0 or below counts as 1; replacing an entry
-//     replaces its charge.
+//     old entry; a charge at or below max(Capacity/64, 1) is always
+//     stored; a charge in between is stored or refused, and a refusal is
+//     no insert and no eviction and removes the old entry; a charge of 0
+//     or below counts as 1; replacing an entry replaces its charge.
 //   - Evictions: entries that overflow Capacity evict others, each
 //     counted in Evictions (Entries + Evictions = Inserts when every key
 //     is new); Delete is not an eviction.
@@ -30,15 +32,20 @@ import (
 //   - RandomOps: a long random sequence of Get/Set/Delete with varied
 //     charges (including 0, negative, Capacity and above), checked after
 //     every call: Bytes <= Capacity, Entries <= Bytes, counters move by
-//     what the call could do, and every hit is the value last set under
-//     that key (never another key's, never a deleted one); at checkpoints,
-//     a probe of every key must find exactly Entries entries holding
-//     exactly Bytes of charge.
+//     what the call could do (a Set of a charge above max(Capacity/64, 1)
+//     and up to Capacity may be refused; Inserts tells which), and every
+//     hit is the value last stored under that key (never another key's,
+//     never a deleted or refused one); at checkpoints, a probe of every
+//     key must find exactly Entries entries holding exactly Bytes of
+//     charge.
 //   - Concurrent: goroutines Get/Set/Delete shared and private keys at
 //     once (run under -race); every hit holds its own key's value, and
 //     Bytes stays within Capacity.
-//   - HotKeys: with CapHotKeys, at most limit keys, no duplicates, all of
-//     present entries; without it, ErrUnsupported.
+//   - HotKeys: with CapHotKeys, in a cache shared by several namespaces
+//     whose entries are hotter than the asked one's: only keys of the
+//     namespace asked, each of a present entry, once; min(limit, entries
+//     of the namespace) keys, so none for a limit of 0 or below or an
+//     unused namespace; no counter moves. Without it, ErrUnsupported.
 //   - Close: Close returns nil; then Get misses, Set stores nothing,
 //     Delete does nothing and HotKeys returns ErrClosed.
 //
@@ -116,9 +123,9 @@ func (h cacheHarness) capacity() (n int64, ok bool) {
 	return n, ok
 }
 
-func (h cacheHarness) hotKeys(limit int) (keys []interfaces.CacheKey, err error) {
+func (h cacheHarness) hotKeys(namespace uint64, limit int) (keys []interfaces.CacheKey, err error) {
 	h.t.Helper()
-	if !guardPart(h.t, fmt.Sprintf("HotKeys(%d)", limit), func() { keys, err = h.c.HotKeys(limit) }) {
+	if !guardPart(h.t, fmt.Sprintf("HotKeys(%d, %d)", namespace, limit), func() { keys, err = h.c.HotKeys(namespace, limit) }) {
 		return nil, errPartPanicked
 	}
 	return keys, err
@@ -152,6 +159,13 @@ func valueKey(v []byte) (interfaces.CacheKey, uint64, bool) {
 
 // normCharge is the charge the contract counts: below 1 counts as 1.
 func normCharge(charge int64) int64 { return max(charge, 1) }
+
+// alwaysStored is the largest charge a cache of capacity must store: a
+// cache may refuse entries above a per-entry limit of its own, but that
+// limit is at least Capacity/64 (see interfaces.Cache.Set). The suite
+// knows no more of the limit, so it accepts either outcome above this
+// charge and up to Capacity.
+func alwaysStored(capacity int64) int64 { return max(capacity/64, 1) }
 
 // expectStats compares the counters the test can know exactly.
 func expectStats(t T, h cacheHarness, when string, want interfaces.CacheStats) {
@@ -256,6 +270,7 @@ func testCacheCharges(t T, newCache CacheFactory) {
 	if !ok {
 		return
 	}
+	small := alwaysStored(capacity)
 	key := func(i uint64) interfaces.CacheKey { return interfaces.CacheKey{Namespace: 1, File: 2, Offset: i} }
 	var want interfaces.CacheStats
 
@@ -266,9 +281,9 @@ func testCacheCharges(t T, newCache CacheFactory) {
 	}
 	want.Misses++
 
-	h.set(key(1), cacheValue(key(1), 2, 40), 10)
-	want.Inserts, want.Entries, want.Bytes = 1, 1, 10
-	expectStats(t, h, "after a Set with charge 10", want)
+	h.set(key(1), cacheValue(key(1), 2, 40), small)
+	want.Inserts, want.Entries, want.Bytes = 1, 1, small
+	expectStats(t, h, fmt.Sprintf("after a Set with charge %d (Capacity/64, always stored)", small), want)
 	h.set(key(1), cacheValue(key(1), 3, 40), 10*capacity)
 	want.Entries, want.Bytes = 0, 0
 	expectStats(t, h, "after an oversized Set over a stored entry", want)
@@ -283,9 +298,10 @@ func testCacheCharges(t T, newCache CacheFactory) {
 	h.set(key(3), cacheValue(key(3), 1, 40), -7)
 	want.Inserts, want.Entries, want.Bytes = 3, 2, 2
 	expectStats(t, h, "after a Set with charge -7 (counts as 1)", want)
-	h.set(key(2), cacheValue(key(2), 2, 40), 5)
-	want.Inserts, want.Bytes = 4, 6
-	expectStats(t, h, "after replacing a charge-0 entry with charge 5", want)
+	five := min(5, small)
+	h.set(key(2), cacheValue(key(2), 2, 40), five)
+	want.Inserts, want.Bytes = 4, 1+five
+	expectStats(t, h, fmt.Sprintf("after replacing a charge-0 entry with charge %d", five), want)
 	for _, k := range []interfaces.CacheKey{key(2), key(3)} {
 		if v, ok := h.get(k); !ok {
 			t.Errorf("Get(%v): an entry of small charge in a nearly empty cache missed", k)
@@ -296,10 +312,94 @@ func testCacheCharges(t T, newCache CacheFactory) {
 	}
 	expectStats(t, h, "after two hits", want)
 
-	// A charge of exactly Capacity may be stored; the bound still holds.
-	h.set(key(4), cacheValue(key(4), 1, 40), capacity)
-	if st, ok := h.stats(); ok && st.Bytes > capacity {
-		t.Errorf("after a Set charged Capacity, Stats().Bytes = %d > Capacity %d", st.Bytes, capacity)
+	testCacheSmallAlwaysStored(t, newCache)
+	testCacheRefusals(t, newCache)
+}
+
+// testCacheSmallAlwaysStored sets entries charged max(Capacity/64, 1), one
+// at a time in an otherwise empty cache, under keys that differ in every
+// part: each must be stored, whichever shard or slot its key falls in.
+func testCacheSmallAlwaysStored(t T, newCache CacheFactory) {
+	for _, asked := range []int64{1000, 1 << 20} {
+		h := cacheHarness{t, newCacheOrFatal(t, newCache, asked)}
+		capacity, ok := h.capacity()
+		if !ok {
+			return
+		}
+		small := alwaysStored(capacity)
+		budget := newFailBudget(t, 3)
+		for i := uint64(0); i < 256 && !budget.exhausted(); i++ {
+			k := interfaces.CacheKey{Namespace: i * 0x9e3779b97f4a7c15, File: i % 7, Offset: i * 4096}
+			v := cacheValue(k, i, 40)
+			h.set(k, v, small)
+			got, hit := h.get(k)
+			if !hit || !bytes.Equal(got, v) {
+				budget.errorf("capacity %d: Set(%v, charge %d) in an empty cache, then Get: hit %v; "+
+					"an entry charged max(Capacity/64, 1) must always be stored", capacity, k, small, hit)
+			}
+			h.del(k)
+		}
+		expectStats(t, h, fmt.Sprintf("capacity %d: after 256 Set, Get, Delete of entries charged %d", capacity, small),
+			interfaces.CacheStats{Hits: 256, Inserts: 256})
+	}
+}
+
+// testCacheRefusals sets charges between max(Capacity/64, 1) and Capacity
+// over a stored entry. The cache may store or refuse each; Inserts tells
+// which, and everything else must agree with it: a stored entry is found
+// (it is the newest, and a lone entry of at most Capacity need evict
+// nothing but older ones); a refused one is not, took the old entry with
+// it, and counted no eviction.
+func testCacheRefusals(t T, newCache CacheFactory) {
+	h := cacheHarness{t, newCacheOrFatal(t, newCache, 1000)}
+	capacity, ok := h.capacity()
+	if !ok {
+		return
+	}
+	small := alwaysStored(capacity)
+	for i, charge := range []int64{small + 1, capacity / 2, capacity - 1, capacity} {
+		if charge <= small {
+			continue // a tiny capacity: nothing lies between
+		}
+		k := interfaces.CacheKey{Namespace: 2, File: uint64(i), Offset: 77}
+		h.set(k, cacheValue(k, 1, 40), small)
+		before, ok := h.stats()
+		if !ok {
+			return
+		}
+		v := cacheValue(k, 2, 40)
+		h.set(k, v, charge)
+		after, ok := h.stats()
+		if !ok {
+			return
+		}
+		got, hit := h.get(k)
+		when := fmt.Sprintf("Set(%v, charge %d) over an entry charged %d, capacity %d", k, charge, small, capacity)
+		switch after.Inserts - before.Inserts {
+		case 1: // stored
+			if !hit || !bytes.Equal(got, v) {
+				t.Errorf("%s counted an insert, but Get then hit %v with another value; want the value just set", when, hit)
+			}
+			if after.Bytes < charge {
+				t.Errorf("%s counted an insert, but Stats().Bytes = %d", when, after.Bytes)
+			}
+		case 0: // refused
+			if hit {
+				old, ver, _ := valueKey(got)
+				t.Errorf("%s was refused (no insert counted), yet Get hit %v version %d; "+
+					"a refused Set must remove the old entry", when, old, ver)
+			}
+			if after.Evictions != before.Evictions || after.Entries != before.Entries-1 || after.Bytes != before.Bytes-small {
+				t.Errorf("%s was refused: evictions %+d, entries %+d, bytes %+d; want no eviction and the old entry removed",
+					when, after.Evictions-before.Evictions, after.Entries-before.Entries, after.Bytes-before.Bytes)
+			}
+		default:
+			t.Errorf("%s changed Stats().Inserts by %d", when, after.Inserts-before.Inserts)
+		}
+		if after.Bytes > capacity {
+			t.Errorf("after %s, Stats().Bytes = %d > Capacity %d", when, after.Bytes, capacity)
+		}
+		h.del(k)
 	}
 }
 
@@ -309,26 +409,26 @@ func testCacheEvictions(t T, newCache CacheFactory) {
 	if !ok {
 		return
 	}
-	charge := max(capacity/4, 1)
-	const n = 8
-	for i := uint64(1); i <= n; i++ {
-		k := interfaces.CacheKey{Namespace: 3, File: i % 2, Offset: i}
+	// Charges a cache must store, three cache sizes of them.
+	charge := alwaysStored(capacity)
+	n := 3*capacity/charge + 1
+	budget := newFailBudget(t, 5)
+	for i := int64(1); i <= n && !budget.exhausted(); i++ {
+		k := interfaces.CacheKey{Namespace: 3, File: uint64(i % 2), Offset: uint64(i)}
 		h.set(k, cacheValue(k, 1, 64), charge)
 		st, ok := h.stats()
 		if !ok {
 			return
 		}
-		if st.Bytes > capacity {
-			t.Errorf("after %d Sets of charge %d, Stats().Bytes = %d > Capacity %d", i, charge, st.Bytes, capacity)
-		}
-		if st.Inserts != int64(i) {
-			t.Errorf("after %d Sets of new keys, Stats().Inserts = %d", i, st.Inserts)
-		}
-		if st.Entries+st.Evictions != st.Inserts {
-			t.Errorf("after %d Sets of new keys: Entries %d + Evictions %d != Inserts %d", i, st.Entries, st.Evictions, st.Inserts)
-		}
-		if st.Bytes != st.Entries*charge {
-			t.Errorf("after %d Sets of charge %d: %d entries but %d bytes", i, charge, st.Entries, st.Bytes)
+		switch {
+		case st.Bytes > capacity:
+			budget.errorf("after %d Sets of charge %d, Stats().Bytes = %d > Capacity %d", i, charge, st.Bytes, capacity)
+		case st.Inserts != i:
+			budget.errorf("after %d Sets of new keys charged %d (at most Capacity/64), Stats().Inserts = %d", i, charge, st.Inserts)
+		case st.Entries+st.Evictions != st.Inserts:
+			budget.errorf("after %d Sets of new keys: Entries %d + Evictions %d != Inserts %d", i, st.Entries, st.Evictions, st.Inserts)
+		case st.Bytes != st.Entries*charge:
+			budget.errorf("after %d Sets of charge %d: %d entries but %d bytes", i, charge, st.Entries, st.Bytes)
 		}
 	}
 	if st, ok := h.stats(); ok && st.Evictions < n-capacity/charge {
@@ -337,12 +437,23 @@ func testCacheEvictions(t T, newCache CacheFactory) {
 
 	// Delete is not an eviction.
 	h2 := cacheHarness{t, newCacheOrFatal(t, newCache, 1000)}
+	capacity2, ok := h2.capacity()
+	if !ok {
+		return
+	}
+	charge2 := max(alwaysStored(capacity2)/3, 1)
 	for i := uint64(0); i < 3; i++ {
 		k := interfaces.CacheKey{Namespace: 4, Offset: i}
-		h2.set(k, cacheValue(k, 1, 64), 10)
+		h2.set(k, cacheValue(k, 1, 64), charge2)
+	}
+	before, ok := h2.stats()
+	if !ok {
+		return
 	}
 	h2.del(interfaces.CacheKey{Namespace: 4, Offset: 1})
-	expectStats(t, h2, "after 3 Sets and a Delete", interfaces.CacheStats{Inserts: 3, Entries: 2, Bytes: 20})
+	want := before
+	want.Entries, want.Bytes = before.Entries-1, before.Bytes-charge2
+	expectStats(t, h2, "after 3 small Sets and a Delete", want)
 }
 
 func testCacheKeyParts(t T, newCache CacheFactory) {
@@ -414,6 +525,7 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 			}
 		}
 	}
+	small := alwaysStored(capacity)
 	charges := func() int64 {
 		switch x := r.IntN(100); {
 		case x < 3:
@@ -428,13 +540,17 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 			return capacity/2 + int64(r.IntN(int(capacity/2)))
 		case x < 40:
 			return 1 + int64(r.IntN(64))
+		case x < 60:
+			// Charges every cache stores, so that a cache refusing the
+			// larger ones still fills and evicts.
+			return 1 + int64(r.IntN(int(small)))
 		default:
 			return 100 + int64(r.IntN(2000))
 		}
 	}
 	model := cacheModel{entries: map[interfaces.CacheKey]modelEntry{}}
 	var gets, hits int64
-	var sets, stored int64
+	var stored int64 // Sets the cache stored, by the model
 	prev, ok := h.stats()
 	if !ok {
 		return
@@ -444,7 +560,12 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 	for op := 0; op < ops && !budget.exhausted(); op++ {
 		k := keys[r.IntN(len(keys))]
 		var what string
+		// kind is what the call was: 0 a Get, 1 a stored Set, 2 a stored
+		// Set of a key certainly not in the cache, 3 a refused Set, 4 a
+		// Delete; 5 a Set that may be stored or refused, until Stats tells.
 		var kind int
+		var setValue []byte
+		var setCharge int64
 		switch x := r.IntN(10); {
 		case x < 5:
 			kind, what = 0, fmt.Sprintf("op %d: Get(%v)", op, k)
@@ -456,7 +577,7 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 				switch {
 				case !present:
 					got, ver, _ := valueKey(v)
-					budget.errorf("%s hit a key that must be absent (deleted, never set, or oversized); the value is %v version %d", what, got, ver)
+					budget.errorf("%s hit a key that must be absent (deleted, never set, or refused); the value is %v version %d", what, got, ver)
 				case !bytes.Equal(v, me.value):
 					got, ver, _ := valueKey(v)
 					want, wantVer, _ := valueKey(me.value)
@@ -465,21 +586,18 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 			}
 		case x < 9:
 			version++
-			charge := charges()
-			v := cacheValue(k, version, 32+r.IntN(96))
-			kind, what = 1, fmt.Sprintf("op %d: Set(%v, version %d, charge %d)", op, k, version, charge)
-			h.set(k, v, charge)
-			sets++
-			if normCharge(charge) > capacity {
-				kind = 3
-				delete(model.entries, k)
-			} else {
-				stored++
-				_, wasPresent := model.entries[k]
-				if !wasPresent {
-					kind = 2 // the key is certainly new to the cache
-				}
-				model.entries[k] = modelEntry{value: v, charge: normCharge(charge)}
+			raw := charges()
+			charge := normCharge(raw)
+			setValue, setCharge = cacheValue(k, version, 32+r.IntN(96)), charge
+			what = fmt.Sprintf("op %d: Set(%v, version %d, charge %d)", op, k, version, raw)
+			h.set(k, setValue, raw)
+			switch {
+			case charge > capacity:
+				kind = 3 // refused
+			case charge <= small:
+				kind = 1 // stored
+			default:
+				kind = 5 // stored or refused; Inserts tells which
 			}
 		default:
 			kind, what = 4, fmt.Sprintf("op %d: Delete(%v)", op, k)
@@ -492,6 +610,22 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 			return
 		}
 		dEntries, dEvict, dInserts := st.Entries-prev.Entries, st.Evictions-prev.Evictions, st.Inserts-prev.Inserts
+		if kind == 5 {
+			kind = 3
+			if dInserts == 1 {
+				kind = 1
+			}
+		}
+		switch kind {
+		case 1:
+			stored++
+			if _, wasPresent := model.entries[k]; !wasPresent {
+				kind = 2 // the key is certainly new to the cache
+			}
+			model.entries[k] = modelEntry{value: setValue, charge: setCharge}
+		case 3:
+			delete(model.entries, k)
+		}
 		switch {
 		case st.Bytes > capacity:
 			budget.errorf("%s: Stats().Bytes = %d > Capacity %d", what, st.Bytes, capacity)
@@ -500,7 +634,7 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 		case st.Hits != hits || st.Misses != gets-hits:
 			budget.errorf("%s: Stats() counts %d hits and %d misses; the Gets so far found %d and missed %d", what, st.Hits, st.Misses, hits, gets-hits)
 		case st.Inserts != stored:
-			budget.errorf("%s: Stats().Inserts = %d; %d Sets had a storable charge", what, st.Inserts, stored)
+			budget.errorf("%s: Stats().Inserts = %d; %d Sets had a charge the cache must store or showed it stored", what, st.Inserts, stored)
 		case dEvict < 0:
 			budget.errorf("%s: Stats().Evictions went down by %d", what, -dEvict)
 		case kind == 0 && (dEntries != 0 || dEvict != 0 || st.Bytes != prev.Bytes):
@@ -512,7 +646,7 @@ func testCacheRandomOps(t T, newCache CacheFactory, s int64) {
 		case (kind == 1 || kind == 2) && dInserts != 1:
 			budget.errorf("%s: a stored Set changed Inserts by %d", what, dInserts)
 		case kind >= 3 && (dEvict != 0 || (dEntries != 0 && dEntries != -1)):
-			budget.errorf("%s: an oversized Set or a Delete changed Entries by %d with %d evictions; want at most one entry removed and none evicted", what, dEntries, dEvict)
+			budget.errorf("%s: a refused Set or a Delete changed Entries by %d with %d evictions; want at most one entry removed and none evicted", what, dEntries, dEvict)
 		}
 		prev = st
 
@@ -644,52 +778,96 @@ func testCacheHotKeys(t T, newCache CacheFactory) {
 		return
 	}
 	if !d.Has(interfaces.CapHotKeys) {
-		keys, err := h.hotKeys(10)
+		keys, err := h.hotKeys(5, 10)
 		if err != errPartPanicked && !errors.Is(err, interfaces.ErrUnsupported) {
 			t.Errorf("HotKeys without CapHotKeys: %d keys, err %v; want ErrUnsupported", len(keys), err)
 		}
 		t.Logf("%s does not claim %s: checked that HotKeys is unsupported", d.Name, interfaces.CapHotKeys)
 		return
 	}
-	present := map[interfaces.CacheKey]bool{}
-	for i := uint64(0); i < 20; i++ {
-		k := interfaces.CacheKey{Namespace: 5, File: i / 5, Offset: i}
-		h.set(k, cacheValue(k, 1, 64), 64)
-		present[k] = true
+
+	// Four databases share the cache. Their keys differ only in Namespace,
+	// the last namespace differs from the first in its top bit only, and
+	// the other namespaces' entries are set later and read more, so that
+	// they are the hottest: a cache that filters its hottest keys by
+	// namespace after limiting them returns too few of the first's.
+	const ns = 5
+	namespaces := []uint64{ns, 6, 0, 1<<63 | ns}
+	present := map[uint64]map[interfaces.CacheKey]bool{}
+	for _, n := range namespaces {
+		present[n] = map[interfaces.CacheKey]bool{}
 	}
-	// Touch some, delete some.
+	key := func(n, i uint64) interfaces.CacheKey {
+		return interfaces.CacheKey{Namespace: n, File: i / 5, Offset: i}
+	}
+	for _, n := range namespaces {
+		for i := uint64(0); i < 20; i++ {
+			k := key(n, i)
+			h.set(k, cacheValue(k, 1, 64), 64)
+			present[n][k] = true
+		}
+	}
 	for i := uint64(0); i < 20; i += 3 {
-		h.get(interfaces.CacheKey{Namespace: 5, File: i / 5, Offset: i})
+		h.get(key(ns, i))
 	}
-	for i := uint64(1); i < 20; i += 4 {
-		k := interfaces.CacheKey{Namespace: 5, File: i / 5, Offset: i}
-		h.del(k)
-		delete(present, k)
+	for _, n := range namespaces[1:] {
+		for range 2 {
+			for i := uint64(0); i < 20; i++ {
+				h.get(key(n, i))
+			}
+		}
 	}
-	for _, limit := range []int{0, 1, 3, len(present), 1000} {
-		keys, err := h.hotKeys(limit)
-		if err != nil {
-			if err != errPartPanicked {
-				t.Errorf("HotKeys(%d): %v", limit, err)
+	// Delete some entries of every namespace, and replace one of the
+	// first's with a charge above Capacity, which removes it.
+	for _, n := range namespaces {
+		for i := uint64(1); i < 20; i += 4 {
+			h.del(key(n, i))
+			delete(present[n], key(n, i))
+		}
+	}
+	if capacity, ok := h.capacity(); ok {
+		k := key(ns, 2)
+		h.set(k, cacheValue(k, 2, 64), capacity+1)
+		delete(present[ns], k)
+	}
+
+	before, ok := h.stats()
+	if !ok {
+		return
+	}
+	budget := newFailBudget(t, 8)
+	for _, n := range append(namespaces, 7) {
+		in := present[n]
+		for _, limit := range []int{-1, 0, 1, 3, len(in) - 1, len(in), len(in) + 1, 1000} {
+			keys, err := h.hotKeys(n, limit)
+			if err != nil {
+				if err != errPartPanicked {
+					budget.errorf("HotKeys(%d, %d): %v", n, limit, err)
+				}
+				continue
 			}
-			continue
-		}
-		if len(keys) > limit {
-			t.Errorf("HotKeys(%d) returned %d keys", limit, len(keys))
-		}
-		if limit >= len(present) && len(keys) == 0 {
-			t.Errorf("HotKeys(%d) returned no keys while %d entries are present", limit, len(present))
-		}
-		seen := map[interfaces.CacheKey]bool{}
-		for _, k := range keys {
-			if seen[k] {
-				t.Errorf("HotKeys(%d) returned %v twice", limit, k)
+			if want := min(max(limit, 0), len(in)); len(keys) != want {
+				budget.errorf("HotKeys(%d, %d) returned %d keys; namespace %d has %d entries present, so want %d "+
+					"(up to limit, and fewer only when the namespace has no more)", n, limit, len(keys), n, len(in), want)
 			}
-			seen[k] = true
-			if !present[k] {
-				t.Errorf("HotKeys(%d) returned %v, which is not in the cache", limit, k)
+			seen := map[interfaces.CacheKey]bool{}
+			for _, k := range keys {
+				switch {
+				case k.Namespace != n:
+					budget.errorf("HotKeys(%d, %d) returned %v, a key of namespace %d", n, limit, k, k.Namespace)
+				case seen[k]:
+					budget.errorf("HotKeys(%d, %d) returned %v twice", n, limit, k)
+				case !in[k]:
+					budget.errorf("HotKeys(%d, %d) returned %v, which is not in the cache", n, limit, k)
+				}
+				seen[k] = true
 			}
 		}
+	}
+	after, ok := h.stats()
+	if ok && (after.Hits != before.Hits || after.Misses != before.Misses || after.Inserts != before.Inserts ||
+		after.Evictions != before.Evictions || after.Entries != before.Entries || after.Bytes != before.Bytes) {
+		t.Errorf("HotKeys changed the counters: before %+v, after %+v", before, after)
 	}
 }
 
@@ -718,7 +896,7 @@ func testCacheClose(t T, newCache CacheFactory) {
 		t.Errorf("Set after Close stored an entry (%d bytes); it must do nothing", len(v))
 	}
 	h.del(k)
-	keys, err := h.hotKeys(10)
+	keys, err := h.hotKeys(9, 10)
 	switch {
 	case err == errPartPanicked:
 	case errors.Is(err, interfaces.ErrClosed):

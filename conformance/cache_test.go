@@ -35,7 +35,13 @@ type refEntry struct {
 }
 
 type cacheKnobs struct {
-	noHotKeys        bool // do not claim CapHotKeys (correct, too)
+	noHotKeys bool // do not claim CapHotKeys (correct, too)
+	// entryLimit, when not 0, refuses entries charged above
+	// max(Capacity/entryLimit, 1), as a cache of entryLimit shards does
+	// (correct up to 64).
+	entryLimit       int64
+	refusalKeepsOld  bool // a refused Set leaves the old entry under its key
+	refusalIsInsert  bool // a refused Set counts an insert
 	evictBeforeAdd   bool // make room for nothing, then add: exceeds Capacity
 	storeOversized   bool // store entries charged above Capacity
 	ignoreNamespace  bool // key by File and Offset only
@@ -45,6 +51,8 @@ type cacheKnobs struct {
 	deleteIsEviction bool // Delete counts an eviction
 	hotKeysDeleted   bool // HotKeys also reports deleted keys
 	hotKeysUnclaimed bool // HotKeys answers without claiming CapHotKeys
+	hotKeysAnyNS     bool // HotKeys ignores its namespace argument
+	hotKeysFilterCut bool // HotKeys takes the hottest limit keys, then filters by namespace
 	usableAfterClose bool // Close does nothing
 	handoff          bool // Get passes its result through one shared slot
 	panicOnMiss      bool // Get panics on a miss
@@ -125,11 +133,18 @@ func (c *refCache) Set(k interfaces.CacheKey, value []byte, charge int64) {
 		}
 	}
 	mk := c.mapKey(k)
-	if old, ok := c.index[mk]; ok {
-		c.removeLocked(old)
-	}
-	if charge > c.capacity && !c.knobs.storeOversized {
+	old, had := c.index[mk]
+	if charge > c.entryLimit() && !c.knobs.storeOversized {
+		if had && !c.knobs.refusalKeepsOld {
+			c.removeLocked(old)
+		}
+		if c.knobs.refusalIsInsert {
+			c.stats.Inserts++
+		}
 		return
+	}
+	if had {
+		c.removeLocked(old)
 	}
 	if c.knobs.evictBeforeAdd {
 		c.evictLocked(0)
@@ -140,6 +155,14 @@ func (c *refCache) Set(k interfaces.CacheKey, value []byte, charge int64) {
 	c.stats.Inserts++
 	c.stats.Entries++
 	c.stats.Bytes += charge
+}
+
+// entryLimit is the largest charge Set stores.
+func (c *refCache) entryLimit() int64 {
+	if c.knobs.entryLimit == 0 {
+		return c.capacity
+	}
+	return max(c.capacity/c.knobs.entryLimit, 1)
 }
 
 // evictLocked evicts least recently used entries until room more bytes fit.
@@ -185,7 +208,7 @@ func (c *refCache) Stats() interfaces.CacheStats {
 	return st
 }
 
-func (c *refCache) HotKeys(limit int) ([]interfaces.CacheKey, error) {
+func (c *refCache) HotKeys(namespace uint64, limit int) ([]interfaces.CacheKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.knobs.noHotKeys {
@@ -195,8 +218,15 @@ func (c *refCache) HotKeys(limit int) ([]interfaces.CacheKey, error) {
 		return nil, fmt.Errorf("ref cache: hot keys: %w", interfaces.ErrClosed)
 	}
 	var keys []interfaces.CacheKey
+	scanned := 0
 	for e := c.lru.Front(); e != nil && len(keys) < limit; e = e.Next() {
-		keys = append(keys, e.Value.(*refEntry).key)
+		if c.knobs.hotKeysFilterCut && scanned == limit {
+			break
+		}
+		scanned++
+		if k := e.Value.(*refEntry).key; k.Namespace == namespace || c.knobs.hotKeysAnyNS {
+			keys = append(keys, k)
+		}
 	}
 	return keys, nil
 }
@@ -225,12 +255,23 @@ func TestCacheSuitePassesReference(t *testing.T) {
 	t.Run("without HotKeys", func(t *testing.T) {
 		conformance.TestCache(t, refCacheFactory(cacheKnobs{noHotKeys: true}))
 	})
+	// A cache may refuse entries above a per-entry limit of at least
+	// Capacity/64: the suite must pass one that does.
+	t.Run("refusing above Capacity/64", func(t *testing.T) {
+		conformance.TestCache(t, refCacheFactory(cacheKnobs{entryLimit: 64}))
+	})
+	t.Run("refusing above Capacity/2", func(t *testing.T) {
+		conformance.TestCache(t, refCacheFactory(cacheKnobs{entryLimit: 2}))
+	})
 }
 
 func TestCacheSuiteRecordsReferencePass(t *testing.T) {
 	requirePassed(t, runRecorded(true, func(rt conformance.T) { conformance.TestCache(rt, refCacheFactory(cacheKnobs{})) }))
 	requirePassed(t, runRecorded(true, func(rt conformance.T) {
 		conformance.TestCache(rt, refCacheFactory(cacheKnobs{noHotKeys: true}))
+	}))
+	requirePassed(t, runRecorded(true, func(rt conformance.T) {
+		conformance.TestCache(rt, refCacheFactory(cacheKnobs{entryLimit: 64}))
 	}))
 }
 
@@ -243,6 +284,13 @@ func TestCacheSuiteCatchesBrokenCaches(t *testing.T) {
 		{"exceeds its capacity", cacheKnobs{evictBeforeAdd: true}, "RandomOps"},
 		{"exceeds its capacity (targeted)", cacheKnobs{evictBeforeAdd: true}, "Evictions"},
 		{"stores entries charged above Capacity", cacheKnobs{storeOversized: true}, "Charges"},
+		{"refuses entries at or below Capacity/64", cacheKnobs{entryLimit: 128}, "Charges"},
+		{"refuses entries at or below Capacity/64 (random)", cacheKnobs{entryLimit: 128}, "RandomOps"},
+		{"refuses entries at or below Capacity/64 (evictions)", cacheKnobs{entryLimit: 128}, "Evictions"},
+		{"a refused Set keeps the old entry", cacheKnobs{entryLimit: 64, refusalKeepsOld: true}, "Charges"},
+		{"a refused Set keeps the old entry (random)", cacheKnobs{entryLimit: 64, refusalKeepsOld: true}, "RandomOps"},
+		{"a refused Set counts an insert", cacheKnobs{entryLimit: 64, refusalIsInsert: true}, "Charges"},
+		{"a refused Set counts an insert (random)", cacheKnobs{entryLimit: 64, refusalIsInsert: true}, "RandomOps"},
 		{"ignores Namespace", cacheKnobs{ignoreNamespace: true}, "KeyParts"},
 		{"returns another key's value (colliding slots)", cacheKnobs{slotCollisions: true}, "RandomOps"},
 		{"returns another key's value under concurrency", cacheKnobs{handoff: true}, "Concurrent"},
@@ -251,6 +299,8 @@ func TestCacheSuiteCatchesBrokenCaches(t *testing.T) {
 		{"counts Delete as an eviction", cacheKnobs{deleteIsEviction: true}, "Evictions"},
 		{"HotKeys reports deleted keys", cacheKnobs{hotKeysDeleted: true}, "HotKeys"},
 		{"HotKeys answers without the capability", cacheKnobs{hotKeysUnclaimed: true}, "HotKeys"},
+		{"HotKeys ignores the namespace", cacheKnobs{hotKeysAnyNS: true}, "HotKeys"},
+		{"HotKeys limits before filtering by namespace", cacheKnobs{hotKeysFilterCut: true}, "HotKeys"},
 		{"usable after Close", cacheKnobs{usableAfterClose: true}, "Close"},
 		{"Get panics on a miss", cacheKnobs{panicOnMiss: true}, "GetSet"},
 	}

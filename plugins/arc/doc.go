@@ -1,0 +1,86 @@
+// Package arc is Lightning's default block and page cache: an Adaptive
+// Replacement Cache (Megiddo & Modha, FAST 2003) implementing
+// interfaces.Cache, with sizes counted in bytes of charge rather than in
+// entries, so that a 64 KiB block weighs sixteen 4 KiB ones.
+//
+// # Policy
+//
+// ARC keeps two lists of resident entries — T1, entries set but not hit
+// since, and T2, entries hit at least once — and two ghost lists, B1 and
+// B2, remembering the keys (and charges) recently evicted from each. A
+// target p splits the capacity between T1 and T2: a Set of a key found in
+// B1 says recency needed more room, and p grows; one found in B2 says
+// frequency did, and p shrinks. A one-time sequential scan therefore
+// passes through T1 without displacing the frequently used entries in T2,
+// and a loop slightly larger than the cache still hits, where LRU never
+// does. The rules, their generalisation to charges and the invariants are
+// written on the shard type (shard.go).
+//
+// A Get hit counts as a reference and promotes the entry to T2; a miss
+// changes nothing, and the Set that follows it (after the caller has read
+// the block) is where ARC learns from its ghosts. A Set of a key already
+// resident replaces the value without promoting it. Delete forgets the key
+// and its ghost.
+//
+// One departure from the paper, measured in bench/cachesim: the ghost
+// lists are bounded by the targets, |B1| <= c−p and |B2| <= p (in bytes),
+// rather than by |T1|+|B1| <= c. The paper's bound keeps no ghost while T1
+// alone fills the cache, so on a loop slightly larger than the cache it
+// never hits, like LRU; with the target bounds it hits 55–70%, and the
+// Zipf and scan traces are unchanged. The resident bound c, the directory
+// bound 2c and the adaptation of p are the paper's.
+//
+// The ghosts are also bounded in number, by twice the resident entries (at
+// least 64), so that tiny charges cannot make the ghosts cost much more
+// memory than the entries they shadow.
+//
+// Known weakness, as for any ARC: when the working set moves abruptly and
+// often (every 10 cache sizes of reads, in bench/cachesim), ARC trails LRU
+// by about half a point of hit ratio while p adapts; when it moves every 40
+// cache sizes it leads by about three.
+//
+// # Shards and concurrency
+//
+// Keys are spread over Options.Shards shards by a hash of the whole key.
+// Each shard is a complete ARC (not an approximation: every hit moves its
+// entry at once) over its keys, with an equal share of the capacity and
+// its own mutex, held for the whole of each Get, Set and Delete (an ARC
+// hit moves the entry, so even Get writes). Goroutines on
+// different shards do not contend, which is how two or more of them scale;
+// a single shard is one ARC of the whole capacity. All methods are safe
+// for concurrent use. A Get hit allocates nothing.
+//
+// An entry must fit in its shard: Set refuses (does not store, and does
+// not count as an insert) a charge above its shard's capacity, which is at
+// least MaxCharge, Capacity/Shards. That is the per-entry limit the Cache
+// contract allows; since Shards is at most MaxShards (64), it is never
+// below the contract's floor of Capacity/64. The automatic shard count
+// keeps every shard at least MinAutoShardCapacity (4 MiB) and uses one
+// shard below 8 MiB, so with defaults any block up to 4 MiB is cached, and
+// a small cache stores anything up to its capacity.
+//
+// Values are shared: Get returns the slice that was Set, and neither the
+// caller nor the cache may modify it.
+//
+// # Statistics
+//
+// Stats sums the counters of interfaces.CacheStats over shards, and
+// Metrics holds the gauges an OpenTelemetry asynchronous instrument can
+// publish: "arc.p" (p summed over shards, in bytes), "arc.p.<i>" (shard
+// i's p), "arc.shards", and "arc.t1.bytes", "arc.t2.bytes",
+// "arc.b1.bytes", "arc.b2.bytes". ShardStats returns the same per shard,
+// typed.
+//
+// # Warming after a restart
+//
+// HotKeys(namespace, limit) lists the resident keys of one namespace most
+// worth keeping: every shard's T2 from its most recently used end, then
+// every T1 likewise, the shards interleaved, other namespaces' keys
+// skipped. A cache shared by several databases thus gives each engine
+// exactly its own keys. Engines save and load them with package
+// interfaces/cachewarm, which owns the hot-key file and its format: Save
+// at Close, Load after reopening, then read those blocks again and Set
+// them under the new namespace — no more than fit, taken from the front of
+// the list, and Set coldest first, so that the hottest end up most
+// recently used.
+package arc
