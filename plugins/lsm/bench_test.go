@@ -1,0 +1,239 @@
+package lsm_test
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/lsm"
+	"github.com/lightningdb/lightning/vfs"
+)
+
+const (
+	benchKeySize   = 16
+	benchValueSize = 100
+)
+
+// benchKey writes the 16-byte key of i into k: a scattered prefix, so keys
+// arrive in random order, then i, so they are unique.
+func benchKey(k []byte, i uint64) []byte {
+	binary.BigEndian.PutUint64(k, i*0x9e3779b97f4a7c15)
+	binary.BigEndian.PutUint64(k[8:], i)
+	return k
+}
+
+// benchValue returns a value that compresses about as well as the
+// benchmark harness's: half random bytes, half repeated.
+func benchValue(rng *rand.Rand) []byte {
+	v := make([]byte, benchValueSize)
+	for i := 0; i < benchValueSize/2; i++ {
+		v[i] = byte(rng.Uint32())
+	}
+	return v
+}
+
+// openBench opens an engine with default options on the OS file system.
+func openBench(b *testing.B, opts lsm.Options) *lsm.Engine {
+	b.Helper()
+	if opts.Dir == "" {
+		opts.Dir = b.TempDir()
+	}
+	e, err := lsm.New(opts, lsm.Deps{FS: vfs.Default})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// benchmarkFill applies b.N random keys in batches of batch entries, one
+// ts per batch, and reports ns per key.
+func benchmarkFill(b *testing.B, batch int) {
+	e := openBench(b, lsm.Options{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := benchValue(rng)
+	keys := make([]byte, benchKeySize*batch)
+	entries := make([]interfaces.Entry, batch)
+	b.SetBytes(int64(benchKeySize + benchValueSize))
+	b.ReportAllocs()
+	b.ResetTimer()
+	ts := uint64(0)
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		ts++
+		for j := range n {
+			k := benchKey(keys[j*benchKeySize:(j+1)*benchKeySize], uint64(i+j))
+			entries[j] = interfaces.Entry{Key: k, Ts: ts, Kind: interfaces.KindSet, Value: value}
+		}
+		if err := e.Apply(entries[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+}
+
+// BenchmarkFillRandomBatch1000 applies random 16-byte keys with 100-byte
+// values in Applies of 1,000 entries; ns/op is per key.
+func BenchmarkFillRandomBatch1000(b *testing.B) { benchmarkFill(b, 1000) }
+
+// BenchmarkFillRandomSingle applies one entry per Apply.
+func BenchmarkFillRandomSingle(b *testing.B) { benchmarkFill(b, 1) }
+
+// loadBench fills an engine with n keys (one version each), flushes it and
+// lets compactions settle.
+func loadBench(b *testing.B, e *lsm.Engine, n int) {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	value := benchValue(rng)
+	keys := make([]byte, benchKeySize*1000)
+	entries := make([]interfaces.Entry, 0, 1000)
+	ts := uint64(0)
+	for i := 0; i < n; i += 1000 {
+		ts++
+		entries = entries[:0]
+		for j := 0; j < 1000 && i+j < n; j++ {
+			k := benchKey(keys[j*benchKeySize:(j+1)*benchKeySize], uint64(i+j))
+			entries = append(entries, interfaces.Entry{Key: k, Ts: ts, Kind: interfaces.KindSet, Value: value})
+		}
+		if err := e.Apply(entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.Compact(interfaces.KeyRange{}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+const benchLoadKeys = 1_000_000
+
+// benchCache is an unbounded block cache for the benchmarks: the whole
+// database fits, as it fits in the harness's 256 MiB cache.
+type benchCache struct {
+	mu sync.RWMutex
+	m  map[interfaces.CacheKey][]byte
+}
+
+func (c *benchCache) Describe() interfaces.Descriptor {
+	return interfaces.Descriptor{Kind: interfaces.KindCache, Name: "bench-map", Version: "0", ContractVersion: interfaces.CacheContractVersion}
+}
+
+func (c *benchCache) Get(k interfaces.CacheKey) ([]byte, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *benchCache) Set(k interfaces.CacheKey, v []byte, _ int64) {
+	c.mu.Lock()
+	c.m[k] = v
+	c.mu.Unlock()
+}
+
+func (c *benchCache) Delete(k interfaces.CacheKey) {
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}
+
+func (c *benchCache) Capacity() int64              { return 1 << 40 }
+func (c *benchCache) Stats() interfaces.CacheStats { return interfaces.CacheStats{} }
+func (c *benchCache) Close() error                 { return nil }
+func (c *benchCache) HotKeys(uint64, int) ([]interfaces.CacheKey, error) {
+	return nil, interfaces.ErrUnsupported
+}
+
+// benchmarkGet reads random present keys of 1,000,000 after a full
+// compaction; warm when a block cache holds every block, otherwise through
+// the OS page cache.
+func benchmarkGet(b *testing.B, cache interfaces.Cache) {
+	dir := b.TempDir()
+	e, err := lsm.New(lsm.Options{Dir: dir}, lsm.Deps{FS: vfs.Default, Cache: cache})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	loadBench(b, e, benchLoadKeys)
+	rng := rand.New(rand.NewPCG(5, 6))
+	key := make([]byte, benchKeySize)
+	if cache != nil {
+		// Warm the cache: one pass over every block.
+		for i := uint64(0); i < benchLoadKeys; i += 10 {
+			if _, _, err := e.Get(benchKey(key, i), interfaces.MaxTs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchKey(key, rng.Uint64N(benchLoadKeys))
+		if _, _, err := e.Get(key, interfaces.MaxTs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGet reads random present keys with every block cached: the
+// point-read path, allocating only the returned value.
+func BenchmarkGet(b *testing.B) {
+	benchmarkGet(b, &benchCache{m: map[interfaces.CacheKey][]byte{}})
+}
+
+// BenchmarkGetNoCache reads random present keys without a block cache:
+// each Get reads and decodes a block (from the OS page cache).
+func BenchmarkGetNoCache(b *testing.B) { benchmarkGet(b, nil) }
+
+// BenchmarkGetMemtable reads random present keys from the memtable.
+func BenchmarkGetMemtable(b *testing.B) {
+	e := openBench(b, lsm.Options{})
+	const n = 200_000
+	rng := rand.New(rand.NewPCG(3, 4))
+	value := benchValue(rng)
+	entries := make([]interfaces.Entry, 0, 1000)
+	for i := 0; i < n; i += 1000 {
+		entries = entries[:0]
+		for j := range 1000 {
+			entries = append(entries, interfaces.Entry{Key: benchKey(make([]byte, benchKeySize), uint64(i+j)), Ts: uint64(i/1000 + 1), Kind: interfaces.KindSet, Value: value})
+		}
+		if err := e.Apply(entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	key := make([]byte, benchKeySize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchKey(key, rng.Uint64N(n))
+		if _, _, err := e.Get(key, interfaces.MaxTs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchmarkScan(b *testing.B, reverse bool) {
+	e := openBench(b, lsm.Options{})
+	loadBench(b, e, benchLoadKeys)
+	it, err := e.NewIterator(interfaces.IterOptions{ReadTs: interfaces.MaxTs, Reverse: reverse})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	ok := it.First()
+	for i := 0; i < b.N; i++ {
+		if !ok {
+			ok = it.First()
+		}
+		ok = it.Next()
+	}
+}
+
+// BenchmarkScan steps a forward iterator over 1,000,000 keys; per Next.
+func BenchmarkScan(b *testing.B) { benchmarkScan(b, false) }
+
+// BenchmarkScanReverse is BenchmarkScan going backward.
+func BenchmarkScanReverse(b *testing.B) { benchmarkScan(b, true) }
