@@ -27,6 +27,7 @@ import (
 	"github.com/lightningdb/lightning/core"
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/arc"
+	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/lz4"
 	"github.com/lightningdb/lightning/plugins/memory"
 	"github.com/lightningdb/lightning/plugins/none"
@@ -90,7 +91,7 @@ var (
 func IsCorruption(err error) bool { return core.IsCorruption(err) }
 
 // DefaultEngine is the engine Open uses unless WithEngine names another.
-const DefaultEngine = "memory"
+const DefaultEngine = "lsm"
 
 // DefaultCodec compresses WAL records and engine blocks unless WithCodec
 // names another.
@@ -113,6 +114,11 @@ type parts struct {
 }
 
 var engines = map[string]engineFactory{
+	"lsm": func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error) {
+		return lsm.New(lsm.Options{Dir: dir}, lsm.Deps{
+			FS: fs, Cache: p.cache, Cipher: p.cipher, Codec: p.codec, Codecs: p.codecs, Logger: p.logger,
+		})
+	},
 	"memory": func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error) {
 		return memory.New(memory.Options{Dir: dir}, memory.Deps{
 			FS: fs, Cipher: p.cipher, Codec: p.codec, Codecs: p.codecs, Logger: p.logger,

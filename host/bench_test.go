@@ -1,0 +1,114 @@
+package host_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lightningdb/lightning/host"
+	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/memory"
+)
+
+// The benchmarks compare the memory engine in-process with the same engine
+// behind the plugin protocol (cmd/plugins/lightning-memory), per operation:
+// Get, a single-entry Apply, a 1,000-entry Apply, and a scan of 10,000
+// keys. Keys are 16 bytes, values 100.
+//
+//	go test -run '^$' -bench . ./host/
+
+func benchStorages(b *testing.B, fn func(b *testing.B, s interfaces.Storage)) {
+	b.Run("in-process", func(b *testing.B) {
+		s, err := memory.New(memory.Options{Dir: b.TempDir()}, memory.Deps{})
+		require.NoError(b, err)
+		defer s.Close()
+		fn(b, s)
+	})
+	b.Run("plugin", func(b *testing.B) {
+		s, err := host.OpenStoragePlugin(binary(b, "cmd/plugins/lightning-memory"), b.TempDir(), host.PluginOptions{})
+		require.NoError(b, err)
+		defer s.Close()
+		fn(b, s)
+	})
+}
+
+func benchKey(i int) []byte { return fmt.Appendf(nil, "key-%012d", i) }
+
+var benchValue = make([]byte, 100)
+
+// load applies n keys at ts 1..n in batches of 1,000.
+func load(b *testing.B, s interfaces.Storage, n int) {
+	batch := make([]interfaces.Entry, 0, 1000)
+	for i := range n {
+		batch = append(batch, interfaces.Entry{Key: benchKey(i), Ts: uint64(i + 1), Kind: interfaces.KindSet, Value: benchValue})
+		if len(batch) == cap(batch) || i == n-1 {
+			require.NoError(b, s.Apply(batch))
+			batch = batch[:0]
+		}
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	benchStorages(b, func(b *testing.B, s interfaces.Storage) {
+		const n = 10_000
+		load(b, s, n)
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			if _, _, err := s.Get(benchKey((i*7919)%n), interfaces.MaxTs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkApply1(b *testing.B) {
+	benchStorages(b, func(b *testing.B, s interfaces.Storage) {
+		e := []interfaces.Entry{{Kind: interfaces.KindSet, Value: benchValue}}
+		for i := 0; b.Loop(); i++ {
+			e[0].Key, e[0].Ts = benchKey(i), uint64(i+1)
+			if err := s.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkApply1000(b *testing.B) {
+	benchStorages(b, func(b *testing.B, s interfaces.Storage) {
+		batch := make([]interfaces.Entry, 1000)
+		ts := uint64(0)
+		for i := 0; b.Loop(); i++ {
+			for j := range batch {
+				ts++
+				batch[j] = interfaces.Entry{Key: benchKey(int(ts)), Ts: ts, Kind: interfaces.KindSet, Value: benchValue}
+			}
+			if err := s.Apply(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "entries/s")
+	})
+}
+
+func BenchmarkScan10k(b *testing.B) {
+	benchStorages(b, func(b *testing.B, s interfaces.Storage) {
+		const n = 10_000
+		load(b, s, n)
+		b.ResetTimer()
+		for b.Loop() {
+			it, err := s.NewIterator(interfaces.IterOptions{ReadTs: interfaces.MaxTs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := 0
+			for ok := it.First(); ok; ok = it.Next() {
+				got++
+			}
+			if err := it.Close(); err != nil || got != n {
+				b.Fatalf("scanned %d keys, err %v", got, err)
+			}
+		}
+		b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "keys/s")
+	})
+}

@@ -1,0 +1,9 @@
+// Package wire holds what both ends of the plugin protocol share: the
+// go-plugin handshake, the message-size limits, the entry-block encoding
+// of versions, and the mapping of errors and descriptors to and from their
+// protobuf form (package pluginv1).
+//
+// Everything here is pure: no I/O, no goroutines, safe for concurrent use.
+// Decoders never trust their input: a malformed block is an error matching
+// interfaces.ErrCorrupt, never a panic or an outsized allocation.
+package wire
