@@ -95,6 +95,12 @@ func (db *DB) flushEngine() error {
 	}
 	db.metrics.flushes.Add(1)
 	db.metrics.flushLatency.observe(time.Since(start))
+	// When the flush covers the whole log, seal the active segment so the
+	// release frees it too: after Flush the WAL holds nothing the engine
+	// does not (a sealing failure is a WAL write failure: fail-stop).
+	if err := db.log.Seal(durable); err != nil {
+		return db.failStop(fmt.Errorf("core: seal the WAL after a flush: %w", err))
+	}
 	return db.releaseWALTo(durable)
 }
 

@@ -433,3 +433,17 @@ func TestCheckHealthy(t *testing.T) {
 	require.NoError(t, db.Check())
 	require.False(t, errors.Is(db.Check(), core.ErrCorrupt))
 }
+
+func TestFlushReleasesTheWholeLog(t *testing.T) {
+	db, _ := openMem(t)
+	for i := 0; i < 100; i++ {
+		require.NoError(t, db.Put(key(i), make([]byte, 1000)))
+	}
+	require.Greater(t, db.Stats().WAL.LiveBytes, int64(100_000))
+	require.NoError(t, db.Flush())
+	st := db.Stats()
+	require.Equal(t, 1, st.WAL.Segments, "only the fresh active segment is left")
+	require.Less(t, st.WAL.LiveBytes, int64(1000), "the flushed records are released")
+	require.NoError(t, db.Flush(), "a second flush with nothing new is harmless")
+	require.Equal(t, 1, db.Stats().WAL.Segments)
+}

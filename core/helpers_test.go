@@ -9,6 +9,7 @@ import (
 
 	"github.com/lightningdb/lightning/core"
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/memory"
 	"github.com/lightningdb/lightning/plugins/snappy"
 	"github.com/lightningdb/lightning/vfs"
@@ -28,6 +29,16 @@ func memOptions(fs vfs.FS) core.Options {
 		Codec:      snappy.New(),
 		GCInterval: time.Hour,
 	}
+}
+
+// lsmOptions is memOptions on the LSM engine.
+func lsmOptions(fs vfs.FS) core.Options {
+	opts := memOptions(fs)
+	opts.StorageName = "lsm"
+	opts.Storage = func(fs vfs.FS, dir string) (interfaces.Storage, error) {
+		return lsm.New(lsm.Options{Dir: dir}, lsm.Deps{FS: fs})
+	}
+	return opts
 }
 
 // openMem opens a fresh DB on a new MemFS and closes it at cleanup.

@@ -82,3 +82,26 @@ func (l *Log) Release(durableTs uint64) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Seal starts a new segment when every record of the active one is at or
+// below ts, so that Release(ts) can free it too: after an engine flush that
+// covers the whole log, nothing of the log needs to stay on disk. It does
+// nothing when the active segment is empty or holds a newer record. Errors
+// are those of a rotation (sticky).
+func (l *Log) Seal(ts uint64) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	err := l.usableLocked()
+	full := false
+	if err == nil {
+		seg := l.active()
+		full = seg.records > 0 && seg.lastTs <= ts
+	}
+	l.mu.Unlock()
+	if err != nil || !full {
+		return err
+	}
+	_, err = l.rotate()
+	return err
+}
