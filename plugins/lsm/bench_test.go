@@ -2,6 +2,7 @@ package lsm_test
 
 import (
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -237,3 +238,143 @@ func BenchmarkScan(b *testing.B) { benchmarkScan(b, false) }
 
 // BenchmarkScanReverse is BenchmarkScan going backward.
 func BenchmarkScanReverse(b *testing.B) { benchmarkScan(b, true) }
+
+// zipfian draws ranks in [0, n) with P(k) proportional to 1/(k+1)^theta by
+// the algorithm of Gray et al., as YCSB's ZipfianGenerator does; scrambled
+// hashes the rank onto [0, n) so the popular keys are scattered, as YCSB's
+// "zipfian" request distribution is.
+type zipfian struct {
+	n                        uint64
+	theta, alpha, zetan, eta float64
+	rng                      *rand.Rand
+}
+
+func newZipfian(n uint64, theta float64, rng *rand.Rand) *zipfian {
+	zeta := func(n uint64) float64 {
+		s := 0.0
+		for i := uint64(1); i <= n; i++ {
+			s += 1 / math.Pow(float64(i), theta)
+		}
+		return s
+	}
+	z := &zipfian{n: n, theta: theta, alpha: 1 / (1 - theta), zetan: zeta(n), rng: rng}
+	z.eta = (1 - math.Pow(2/float64(n), 1-theta)) / (1 - zeta(2)/z.zetan)
+	return z
+}
+
+func (z *zipfian) scrambled() uint64 {
+	u := z.rng.Float64()
+	var r uint64
+	switch uz := u * z.zetan; {
+	case uz < 1:
+		r = 0
+	case uz < 1+math.Pow(0.5, z.theta):
+		r = 1
+	default:
+		r = min(uint64(float64(z.n)*math.Pow(z.eta*u-z.eta+1, z.alpha)), z.n-1)
+	}
+	// FNV-1a over the rank's bytes.
+	h := uint64(0xcbf29ce484222325)
+	for range 8 {
+		h ^= r & 0xff
+		h *= 1099511628211
+		r >>= 8
+	}
+	return (h >> 1) % z.n
+}
+
+// decimalKey writes i as 16 zero-padded decimal digits, as the comparison
+// harness's keys are: inserted records sort after the loaded ones.
+func decimalKey(k []byte, i uint64) []byte {
+	for p := benchKeySize - 1; p >= 0; p-- {
+		k[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return k
+}
+
+// BenchmarkYCSBE mimics the comparison harness's YCSB E on the engine
+// alone: 1,000,000 decimal keys loaded in random order and compacted, then
+// 200,000 Zipfian updates (one Apply each, the discard ts following, as
+// the core's garbage collection does with no long reader), so hot keys
+// hold versions in the memtable and L0. Each op is then, 95% of the time,
+// a scan of 1-100 keys from a Zipfian start through a fresh iterator, and
+// otherwise the insert of a new key after every loaded one. ns/op is per
+// op.
+func BenchmarkYCSBE(b *testing.B) {
+	const n = benchLoadKeys
+	e, err := lsm.New(lsm.Options{Dir: b.TempDir()},
+		lsm.Deps{FS: vfs.Default, Cache: &benchCache{m: map[interfaces.CacheKey][]byte{}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	value := benchValue(rng)
+	ts := uint64(0)
+	entries := make([]interfaces.Entry, 0, 1000)
+	keys := make([]byte, benchKeySize*1000)
+	perm := rng.Perm(n)
+	for i := 0; i < n; i += 1000 {
+		ts++
+		entries = entries[:0]
+		for j := 0; j < 1000 && i+j < n; j++ {
+			k := decimalKey(keys[j*benchKeySize:(j+1)*benchKeySize], uint64(perm[i+j]))
+			entries = append(entries, interfaces.Entry{Key: k, Ts: ts, Kind: interfaces.KindSet, Value: value})
+		}
+		if err := e.Apply(entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.SetDiscardTs(ts); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Compact(interfaces.KeyRange{}); err != nil {
+		b.Fatal(err)
+	}
+	z := newZipfian(n, 0.99, rng)
+	key := make([]byte, benchKeySize)
+	put := func(i uint64) {
+		ts++
+		ent := []interfaces.Entry{{Key: decimalKey(key, i), Ts: ts, Kind: interfaces.KindSet, Value: value}}
+		if err := e.Apply(ent); err != nil {
+			b.Fatal(err)
+		}
+		if ts%1024 == 0 {
+			if err := e.SetDiscardTs(ts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for range 200_000 {
+		put(z.scrambled())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	ycsbEOps(b, e, z, n, put)
+}
+
+// ycsbEOps runs BenchmarkYCSBE's timed ops; a function of its own so that
+// a profile can focus on it.
+func ycsbEOps(b *testing.B, e *lsm.Engine, z *zipfian, next uint64, put func(uint64)) {
+	key := make([]byte, benchKeySize)
+	rng := z.rng
+	for range b.N {
+		if rng.IntN(100) < 5 {
+			put(next)
+			next++
+			continue
+		}
+		it, err := e.NewIterator(interfaces.IterOptions{ReadTs: interfaces.MaxTs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		limit := 1 + rng.IntN(100)
+		for ok := it.Seek(decimalKey(key, z.scrambled())); ok && limit > 1; ok = it.Next() {
+			limit--
+		}
+		if err := it.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

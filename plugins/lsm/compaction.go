@@ -119,7 +119,7 @@ func (e *Engine) runCompaction(c *compaction, v *version) error {
 			bottommost = false
 		}
 	}
-	opts := sstable.IterOptions{NoCacheFill: true}
+	opts := sstable.IterOptions{NoCacheFill: true, Sequential: true}
 	var levelIters []*levelIter
 	add := func(files []*fileMeta) {
 		li := &levelIter{}

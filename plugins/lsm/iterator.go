@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/lsm/internal/arenaskl"
@@ -27,7 +28,12 @@ const skipSteps = 8
 // snapshot at min(opts.ReadTs, the applied ts): it pins the current
 // memtables and version, so Apply, flushes and compactions never disturb
 // it. Prefix is turned into bounds; tables outside the bounds are never
-// opened.
+// opened, and no table is opened before a positioning call reaches it.
+//
+// The iterator's machinery — memtable and level iterators with their
+// block buffers, the merging heap, the bounds and key copies — comes from
+// a pool and goes back at Close, so NewIterator and Close allocate only
+// the small handle.
 func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, error) {
 	if err := e.checkOpen("new iterator"); err != nil {
 		return nil, err
@@ -38,41 +44,63 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 		reverse: opts.Reverse,
 		all:     opts.AllVersions,
 	}
+	b := iterBufsPool.Get().(*iterBufs)
 	// The bounds are the caller's to reuse: keep copies.
-	it.lower, it.upper, it.empty = effectiveBounds(opts)
+	it.lower, it.upper, it.empty = effectiveBounds(opts, b.lowerBuf[:0], b.upperBuf[:0])
+	b.lowerBuf, b.upperBuf = keepBuf(b.lowerBuf, it.lower), keepBuf(b.upperBuf, it.upper)
 	if it.empty || snap == 0 {
 		// No version has ts 0: nothing is visible.
 		it.empty = true
+		it.lower, it.upper = nil, nil
+		iterBufsPool.Put(b)
 		return it, nil
 	}
+	it.b = b
 	rs := e.acquireReadState()
 	it.rs = rs
 	v := rs.v
-	var l0 []*fileMeta
-	for _, f := range v.levels[0] {
-		if f.minTs <= snap && overlapsBounds(f, it.lower, it.upper) {
-			l0 = append(l0, f)
+
+	// Count the sources first, so the slices are sized once.
+	nMems := 0
+	for _, m := range rs.mems {
+		// An empty memtable stays empty below the snapshot: an Apply
+		// adding to it now has a ts above the applied ts read above.
+		if !m.empty() {
+			nMems++
 		}
 	}
 	nLevels := 0
+	for _, f := range v.levels[0] {
+		if f.minTs <= snap && overlapsBounds(f, it.lower, it.upper) {
+			nLevels++
+		}
+	}
 	for l := 1; l < NumLevels; l++ {
 		if len(v.levels[l]) > 0 {
 			nLevels++
 		}
 	}
-	it.mems = make([]arenaskl.Iterator, len(rs.mems))
-	it.levels = make([]levelIter, len(l0)+nLevels)
-	iters := make([]base.InternalIterator, 0, len(it.mems)+len(it.levels))
-	for i, m := range rs.mems {
-		it.mems[i].Init(m.skl)
-		iters = append(iters, &it.mems[i])
+	b.mems = resize(b.mems, nMems)
+	b.levels = resize(b.levels, nLevels)
+	iters := resize(b.iters, nMems+nLevels)[:0]
+	j := 0
+	for _, m := range rs.mems {
+		if !m.empty() {
+			b.mems[j].Init(m.skl)
+			iters = append(iters, &b.mems[j])
+			j++
+		}
 	}
 	topts := sstable.IterOptions{LowerBound: it.lower, UpperBound: it.upper}
-	j := 0
-	for _, f := range l0 {
-		it.levels[j].init(e.tc, []*fileMeta{f}, topts)
-		iters = append(iters, &it.levels[j])
-		j++
+	j = 0
+	for i, f := range v.levels[0] {
+		if f.minTs <= snap && overlapsBounds(f, it.lower, it.upper) {
+			// A one-table level: the version's own slice, so nothing is
+			// allocated.
+			b.levels[j].init(e.tc, v.levels[0][i:i+1:i+1], topts)
+			iters = append(iters, &b.levels[j])
+			j++
+		}
 	}
 	for l := 1; l < NumLevels; l++ {
 		if len(v.levels[l]) == 0 {
@@ -82,55 +110,135 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 		if it.lower != nil || it.upper != nil {
 			files = v.overlapping(l, it.lower, it.upper)
 		}
-		it.levels[j].init(e.tc, files, topts)
-		iters = append(iters, &it.levels[j])
+		b.levels[j].init(e.tc, files, topts)
+		iters = append(iters, &b.levels[j])
 		j++
 	}
-	it.merge.init(iters)
+	b.iters = iters
+	b.merge.init(iters)
+	it.merge = &b.merge
+	it.keyBuf, it.valBuf = b.keyBuf[:0], b.valBuf[:0]
 	return it, nil
 }
 
-// effectiveBounds folds the prefix into the bounds and copies them:
-// the keys with prefix p are exactly [p, succ(p)), where succ(p) drops
-// trailing 0xff bytes and increments the last byte left (none left: no
-// upper bound). empty reports bounds that admit no key.
-func effectiveBounds(opts interfaces.IterOptions) (lower, upper []byte, empty bool) {
+// iterBufs is the reusable part of a dbIter, pooled across iterators.
+// Between uses it holds no reference to a table, memtable or version.
+type iterBufs struct {
+	mems   []arenaskl.Iterator
+	levels []levelIter
+	iters  []base.InternalIterator
+	merge  mergingIter
+	// lowerBuf and upperBuf hold the copies of the bounds; keyBuf and
+	// valBuf are dbIter's.
+	lowerBuf, upperBuf []byte
+	keyBuf, valBuf     []byte
+}
+
+var iterBufsPool = sync.Pool{New: func() any { return new(iterBufs) }}
+
+// maxPooledIterBuf bounds the key and value buffers an iterator returns to
+// the pool, so one huge value does not stay pinned.
+const maxPooledIterBuf = 64 << 10
+
+// release drops every reference the buffers hold into the engine and
+// returns them to the pool.
+func (b *iterBufs) release(keyBuf, valBuf []byte) {
+	clear(b.mems)
+	for i := range b.levels {
+		b.levels[i].reset()
+	}
+	clear(b.iters)
+	b.keyBuf, b.valBuf = keepBuf(b.keyBuf, keyBuf), keepBuf(b.valBuf, valBuf)
+	if cap(b.keyBuf) > maxPooledIterBuf {
+		b.keyBuf = nil
+	}
+	if cap(b.valBuf) > maxPooledIterBuf {
+		b.valBuf = nil
+	}
+	iterBufsPool.Put(b)
+}
+
+// keepBuf returns the larger-capacity of a pooled buffer and the slice that
+// was built on it (which may have reallocated), so growth is kept.
+func keepBuf(pooled, used []byte) []byte {
+	if cap(used) > cap(pooled) {
+		return used[:0]
+	}
+	return pooled[:0]
+}
+
+// resize returns s with length n, reusing its array when it is large
+// enough. Elements past the old length keep what they held (reset values
+// or zero), which init overwrites.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/2)
+	}
+	return s[:n]
+}
+
+// effectiveBounds folds the prefix into the bounds and copies them into
+// lowerBuf and upperBuf (appending; nil buffers work): the keys with prefix
+// p are exactly [p, succ(p)), where succ(p) drops trailing 0xff bytes and
+// increments the last byte left (none left: no upper bound). empty reports
+// bounds that admit no key.
+func effectiveBounds(opts interfaces.IterOptions, lowerBuf, upperBuf []byte) (lower, upper []byte, empty bool) {
 	lower, upper = opts.LowerBound, opts.UpperBound
+	copied := false
 	if p := opts.Prefix; p != nil {
 		if lower == nil || bytes.Compare(p, lower) > 0 {
 			lower = p
 		}
-		if succ := prefixSuccessor(p); succ != nil && (upper == nil || bytes.Compare(succ, upper) < 0) {
-			upper = succ
+		if n := prefixSuccessorLen(p); n > 0 {
+			succ := append(upperBuf, p[:n]...)
+			succ[len(succ)-1]++
+			if upper == nil || bytes.Compare(succ, upper) < 0 {
+				upper, copied = succ, true
+			}
 		}
 	}
 	if lower != nil {
-		lower = bytes.Clone(lower)
 		if len(lower) == 0 {
 			// The empty key is the smallest: no bound at all.
 			lower = nil
+		} else {
+			lower = append(lowerBuf, lower...)
 		}
 	}
-	if upper != nil {
-		upper = append(make([]byte, 0, len(upper)), upper...)
+	if upper != nil && !copied {
+		if len(upper) == 0 {
+			// An empty upper bound admits nothing.
+			return lower, []byte{}, true
+		}
+		upper = append(upperBuf, upper...)
 	}
-	if upper != nil && (len(upper) == 0 || (lower != nil && bytes.Compare(lower, upper) >= 0)) {
+	if upper != nil && lower != nil && bytes.Compare(lower, upper) >= 0 {
 		return lower, upper, true
 	}
 	return lower, upper, false
 }
 
+// prefixSuccessorLen returns the length of prefixSuccessor(p): the index
+// after the last byte of p that is not 0xff, 0 when there is none.
+func prefixSuccessorLen(p []byte) int {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] != 0xff {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // prefixSuccessor returns the smallest key greater than every key with
 // prefix p, or nil when there is none (p is empty or all 0xff).
 func prefixSuccessor(p []byte) []byte {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] != 0xff {
-			s := append([]byte(nil), p[:i+1]...)
-			s[i]++
-			return s
-		}
+	n := prefixSuccessorLen(p)
+	if n == 0 {
+		return nil
 	}
-	return nil
+	s := append([]byte(nil), p[:n]...)
+	s[n-1]++
+	return s
 }
 
 // overlapsBounds reports whether f may hold user keys in [lower, upper).
@@ -163,9 +271,10 @@ type dbIter struct {
 	upper   []byte
 	empty   bool
 
-	mems   []arenaskl.Iterator
-	levels []levelIter
-	merge  mergingIter
+	// b holds the pooled machinery while the iterator is open; merge is
+	// b's merging iterator.
+	b     *iterBufs
+	merge *mergingIter
 
 	valid bool
 	key   []byte
@@ -264,18 +373,17 @@ func (it *dbIter) Next() bool {
 }
 
 // skipForward moves the stream forward past the entries of ukey that sort
-// before (ukey, until): stepping a few times, then seeking.
+// before (ukey, until). The common case, a key with one version, is one
+// step; otherwise only the children still holding such entries move on
+// (mergingIter.skipTo).
 func (it *dbIter) skipForward(ukey []byte, until base.Trailer) {
-	for range skipSteps {
-		if !it.merge.Next() {
-			return
-		}
-		k := it.merge.Key()
-		if !bytes.Equal(k.UserKey, ukey) || k.Trailer <= until {
-			return
-		}
+	if !it.merge.Next() {
+		return
 	}
-	it.merge.SeekGE(base.InternalKey{UserKey: ukey, Trailer: until})
+	if k := it.merge.Key(); !bytes.Equal(k.UserKey, ukey) || k.Trailer <= until {
+		return
+	}
+	it.merge.skipTo(base.InternalKey{UserKey: ukey, Trailer: until})
 }
 
 // findForward settles the stream on the next entry to yield, at or after
@@ -404,10 +512,14 @@ func (it *dbIter) Close() error {
 	}
 	err := it.Err()
 	it.closed, it.valid = true, false
+	it.key, it.value = nil, nil
 	if it.rs != nil {
 		if cerr := it.merge.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("lightning/lsm: iterator: %w", cerr)
 		}
+		it.b.release(it.keyBuf, it.valBuf)
+		it.b, it.merge = nil, nil
+		it.keyBuf, it.valBuf, it.lower, it.upper = nil, nil, nil, nil
 		it.rs.unref()
 		it.rs = nil
 	}

@@ -47,6 +47,15 @@ func (it *levelIter) release() {
 	it.idx = -1
 }
 
+// reset releases the open table and forgets the tables, bounds and table
+// reader, keeping only buffers: a pooled levelIter pins nothing.
+func (it *levelIter) reset() {
+	it.release()
+	it.iter.Reset()
+	it.tc, it.files, it.opts = nil, nil, sstable.IterOptions{}
+	it.valid, it.err = false, nil
+}
+
 // open makes table i the current one, unpositioned.
 func (it *levelIter) open(i int) bool {
 	if it.idx == i && it.entry != nil {

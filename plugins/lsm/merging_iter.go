@@ -155,6 +155,48 @@ func (m *mergingIter) step() bool {
 // Next moves forward; only after First or SeekGE.
 func (m *mergingIter) Next() bool { return m.step() }
 
+// skipTo moves forward to the first entry >= target, which must be at or
+// after the current entry; only after First or SeekGE. Unlike SeekGE it
+// moves only the children positioned below target: each steps up to
+// skipSteps entries, then seeks. Skipping a key with many versions, which
+// usually sit in one or two children, so costs a seek of those children
+// rather than of every memtable and level.
+func (m *mergingIter) skipTo(target base.InternalKey) bool {
+	for len(m.heap) > 0 {
+		top := m.heap[0]
+		c := &m.children[top]
+		if base.Compare(c.key, target) >= 0 {
+			return true
+		}
+		ok := false
+		for range skipSteps {
+			if ok = c.iter.Next(); !ok {
+				break
+			}
+			if c.key = c.iter.Key(); base.Compare(c.key, target) >= 0 {
+				break
+			}
+		}
+		if ok && base.Compare(c.key, target) < 0 {
+			if ok = c.iter.SeekGE(target); ok {
+				c.key = c.iter.Key()
+			}
+		}
+		if !ok {
+			if err := c.iter.Error(); err != nil {
+				m.err = err
+				m.heap = m.heap[:0]
+				return false
+			}
+			last := len(m.heap) - 1
+			m.heap[0] = m.heap[last]
+			m.heap = m.heap[:last]
+		}
+		m.down(0)
+	}
+	return false
+}
+
 // Prev moves backward; only after Last or SeekLT.
 func (m *mergingIter) Prev() bool { return m.step() }
 

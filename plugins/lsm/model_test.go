@@ -109,7 +109,7 @@ func (m *model) expect(opts interfaces.IterOptions) (items []modelVersion, requi
 
 // expectAt is expect with versions let go by discard not required.
 func (m *model) expectAt(opts interfaces.IterOptions, discard uint64) (items []modelVersion, required []bool) {
-	lower, upper, empty := effectiveBounds(opts)
+	lower, upper, empty := effectiveBounds(opts, nil, nil)
 	if empty {
 		return nil, nil
 	}
@@ -393,15 +393,15 @@ func TestPrefixSuccessor(t *testing.T) {
 			require.Equal(t, c.want, string(got), "%q", c.p)
 		}
 	}
-	lower, upper, empty := effectiveBounds(interfaces.IterOptions{LowerBound: []byte("b"), Prefix: []byte("a")})
+	lower, upper, empty := effectiveBounds(interfaces.IterOptions{LowerBound: []byte("b"), Prefix: []byte("a")}, nil, nil)
 	require.True(t, empty)
 	require.Equal(t, "b", string(lower))
 	require.Equal(t, "b", string(upper))
-	lower, upper, empty = effectiveBounds(interfaces.IterOptions{LowerBound: []byte{}, UpperBound: nil})
+	lower, upper, empty = effectiveBounds(interfaces.IterOptions{LowerBound: []byte{}, UpperBound: nil}, nil, nil)
 	require.False(t, empty)
 	require.Nil(t, lower)
 	require.Nil(t, upper)
-	_, _, empty = effectiveBounds(interfaces.IterOptions{UpperBound: []byte{}})
+	_, _, empty = effectiveBounds(interfaces.IterOptions{UpperBound: []byte{}}, nil, nil)
 	require.True(t, empty)
 	require.False(t, errors.Is(nil, interfaces.ErrCorrupt))
 	require.True(t, bytes.Equal(nil, []byte{}))

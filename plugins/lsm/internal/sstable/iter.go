@@ -20,6 +20,12 @@ type IterOptions struct {
 	// not filters: entries outside the bounds within a loaded block are
 	// still returned, and the caller enforces its bounds exactly.
 	LowerBound, UpperBound []byte
+	// Sequential says the caller reads the table from one end to the
+	// other (a compaction): block reads that miss the cache go through a
+	// readahead window of the largest size from the first block on.
+	// Without it, readahead starts by itself once two blocks in a row,
+	// stepping forward or backward, missed the cache.
+	Sequential bool
 }
 
 // Iter walks a table's entries in internal-key order or its reverse. It
@@ -38,7 +44,13 @@ type Iter struct {
 	blk blockIter
 	// bufs holds blocks read without filling the cache.
 	bufs blockBufs
-	err  error
+	// ra is the readahead window. lastMiss is the last block read from
+	// the file (-1: none since the last seek) and missRun how many blocks
+	// before it were read in sequence, in the direction of the step.
+	ra       readahead
+	lastMiss int
+	missRun  int
+	err      error
 }
 
 var _ base.InternalIterator = (*Iter)(nil)
@@ -54,24 +66,65 @@ func (r *Reader) NewIter(opts IterOptions) *Iter {
 func (it *Iter) Init(r *Reader, opts IterOptions) {
 	it.r, it.opts, it.bi, it.err = r, opts, -1, nil
 	it.blk.reset()
+	it.ra.reset()
+	it.lastMiss, it.missRun = -1, 0
+	if opts.Sequential {
+		it.ra.size = maxReadahead
+	}
 }
 
-// loadBlock makes blk iterate block i (unpositioned).
-func (it *Iter) loadBlock(i int) bool {
+// Reset forgets the reader and the bounds and drops the readahead window,
+// keeping the small buffers for the next Init: a pooled Iter pins no
+// table and little memory. It must be Init'ed again before use.
+func (it *Iter) Reset() {
+	it.Init(nil, IterOptions{})
+	it.ra.buf = nil
+}
+
+// readaheadFor returns the readahead window to read block i through, nil
+// when it should be read on its own. dir is the direction of the step
+// that reached i (+1 or -1), 0 for a seek.
+func (it *Iter) readaheadFor(i, dir int) *readahead {
+	if dir != 0 && it.lastMiss >= 0 && i == it.lastMiss+dir {
+		it.missRun++
+	} else {
+		it.missRun = 0
+	}
+	it.lastMiss = i
+	if !it.opts.Sequential && it.missRun < 2 {
+		if dir == 0 {
+			// A seek breaks the sequence: the window restarts small.
+			it.ra.size = 0
+		}
+		return nil
+	}
+	it.ra.backward = dir < 0
+	return &it.ra
+}
+
+// loadBlock makes blk iterate block i (unpositioned). dir is the
+// direction of the step that reached block i (+1 or -1), 0 for a seek.
+func (it *Iter) loadBlock(i, dir int) bool {
 	r := it.r
 	h := r.index.handle(i)
 	var raw []byte
 	var err error
 	switch {
 	case r.cache == nil:
-		raw, err = r.readBlock(h, blockData, &it.bufs, true)
+		raw, _, err = r.readBlockFrom(h, blockData, &it.bufs, it.readaheadFor(i, dir), true)
 	case it.opts.NoCacheFill:
 		var ok bool
 		if raw, ok = r.cache.Get(r.cacheKey(h.offset)); !ok {
-			raw, err = r.readBlock(h, blockData, &it.bufs, true)
+			raw, _, err = r.readBlockFrom(h, blockData, &it.bufs, it.readaheadFor(i, dir), true)
 		}
 	default:
-		raw, err = r.cachedBlock(h)
+		k := r.cacheKey(h.offset)
+		var ok bool
+		if raw, ok = r.cache.Get(k); !ok {
+			if raw, _, err = r.readBlockFrom(h, blockData, nil, it.readaheadFor(i, dir), true); err == nil {
+				r.cache.Set(k, raw, int64(len(raw)))
+			}
+		}
 	}
 	if err == nil {
 		b, reason := parseBlock(raw)
@@ -106,7 +159,7 @@ func (it *Iter) forwardFrom(i int) bool {
 		if i > 0 && it.opts.UpperBound != nil && bytes.Compare(x.userKey(i-1), it.opts.UpperBound) >= 0 {
 			break
 		}
-		if !it.loadBlock(i) {
+		if !it.loadBlock(i, 1) {
 			return false
 		}
 		if it.blk.First() {
@@ -129,7 +182,7 @@ func (it *Iter) backwardFrom(i int) bool {
 		if it.opts.LowerBound != nil && bytes.Compare(x.userKey(i), it.opts.LowerBound) < 0 {
 			break
 		}
-		if !it.loadBlock(i) {
+		if !it.loadBlock(i, -1) {
 			return false
 		}
 		if it.blk.Last() {
@@ -155,7 +208,7 @@ func (it *Iter) SeekGE(key base.InternalKey) bool {
 		it.blk.valid = false
 		return false
 	}
-	if it.bi != i && !it.loadBlock(i) {
+	if it.bi != i && !it.loadBlock(i, 0) {
 		return false
 	}
 	if it.blk.SeekGE(key.UserKey, key.Trailer) {
@@ -179,7 +232,7 @@ func (it *Iter) SeekLT(key base.InternalKey) bool {
 		it.blk.valid = false
 		return false
 	}
-	if it.bi != i && !it.loadBlock(i) {
+	if it.bi != i && !it.loadBlock(i, 0) {
 		return false
 	}
 	if it.blk.SeekLT(key.UserKey, key.Trailer) {
@@ -253,6 +306,10 @@ func (it *Iter) Close() error {
 	it.bi = -1
 	if cap(it.bufs.read) > maxPooledBuf || cap(it.bufs.plain) > maxPooledBuf || cap(it.bufs.dec) > maxPooledBuf {
 		it.bufs = blockBufs{}
+	}
+	it.ra.reset()
+	if cap(it.ra.buf) > maxReadahead+maxReadahead/4 {
+		it.ra.buf = nil
 	}
 	return err
 }

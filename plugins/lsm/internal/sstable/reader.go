@@ -1,6 +1,7 @@
 package sstable
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -290,6 +291,58 @@ func putBlockBufs(b *blockBufs) {
 	blockBufsPool.Put(b)
 }
 
+// Readahead window sizes: an iterator that reads blocks in sequence from
+// the file reads minReadahead bytes at once, doubling up to maxReadahead;
+// one that was told it reads the whole table (IterOptions.Sequential)
+// starts at maxReadahead.
+const (
+	minReadahead = 64 << 10
+	maxReadahead = 256 << 10
+)
+
+// readahead is a window of a table's data region read with one ReadAt, so
+// that a scan reading block after block issues one read per window rather
+// than one per block. It belongs to one iterator.
+type readahead struct {
+	buf []byte
+	// off is the file offset of buf[0]; buf holds the window.
+	off int64
+	// size is the size of the next window.
+	size int
+	// backward places windows below the block that misses, for a scan
+	// going down the table.
+	backward bool
+}
+
+// reset empties the window, keeping its buffer.
+func (ra *readahead) reset() {
+	ra.buf, ra.off, ra.size, ra.backward = ra.buf[:0], 0, 0, false
+}
+
+// read returns the n bytes at off in r's data region, from the window,
+// refilling it first when they are not all in it. The result is valid
+// until the next read.
+func (ra *readahead) read(r *Reader, off int64, n int) ([]byte, error) {
+	if off >= ra.off && off+int64(n) <= ra.off+int64(len(ra.buf)) {
+		return ra.buf[off-ra.off : off-ra.off+int64(n)], nil
+	}
+	size := max(ra.size, minReadahead)
+	ra.size = min(size*2, maxReadahead)
+	// The window covers the block and as much of the data region as the
+	// size allows past it (below it, going backward).
+	start, end := off, min(off+int64(max(size, n)), int64(r.footer.dataEnd()))
+	if ra.backward {
+		start, end = max(off+int64(n)-int64(max(size, n)), 0), off+int64(n)
+	}
+	ra.buf = grow(ra.buf, int(end-start))
+	if err := readFull(r.f, ra.buf, start); err != nil {
+		ra.buf = ra.buf[:0]
+		return nil, err
+	}
+	ra.off = start
+	return ra.buf[off-start : off-start+int64(n)], nil
+}
+
 // codec returns the configured codec with ID id, or nil.
 func (r *Reader) codec(id interfaces.CodecID) interfaces.Codec {
 	for _, c := range r.codecs {
@@ -306,13 +359,20 @@ func (r *Reader) codec(id interfaces.CodecID) interfaces.Codec {
 // cached). A data or index block is also checked by validateBlock when
 // check is set.
 func (r *Reader) readBlock(h handle, typ blockType, bufs *blockBufs, check bool) ([]byte, error) {
-	raw, _, err := r.readBlockCodec(h, typ, bufs, check)
+	raw, _, err := r.readBlockFrom(h, typ, bufs, nil, check)
 	return raw, err
 }
 
 // readBlockCodec is readBlock, also returning the codec ID in the block's
 // trailer.
 func (r *Reader) readBlockCodec(h handle, typ blockType, bufs *blockBufs, check bool) ([]byte, interfaces.CodecID, error) {
+	return r.readBlockFrom(h, typ, bufs, nil, check)
+}
+
+// readBlockFrom is readBlockCodec reading the physical block through the
+// readahead window ra when it is given: out of the window when the block
+// lies in it, otherwise with one read that refills it.
+func (r *Reader) readBlockFrom(h handle, typ blockType, bufs *blockBufs, ra *readahead, check bool) ([]byte, interfaces.CodecID, error) {
 	if r.closed.Load() {
 		return nil, 0, errClosed
 	}
@@ -323,7 +383,23 @@ func (r *Reader) readBlockCodec(h handle, typ blockType, bufs *blockBufs, check 
 	// scratch holds the intermediate buffers: the caller's, or pooled
 	// ones when the result must be fresh.
 	scratch := bufs
+	// inPlace is set when buf is not the caller's to keep: an unsealed,
+	// uncompressed block read through the window is copied out of it
+	// when the result must be fresh.
+	inPlace := false
 	switch {
+	case ra != nil:
+		var err error
+		if buf, err = ra.read(r, off, n); err != nil {
+			return nil, 0, fmt.Errorf("lightning/lsm/sstable: read %s %s block at %d: %w", r.name, typ, off, err)
+		}
+		if bufs == nil {
+			inPlace = r.cipher == nil
+			if r.cipher != nil {
+				scratch = getBlockBufs()
+				defer putBlockBufs(scratch)
+			}
+		}
 	case bufs != nil:
 		bufs.read = grow(bufs.read, n)
 		buf = bufs.read
@@ -337,8 +413,10 @@ func (r *Reader) readBlockCodec(h handle, typ blockType, bufs *blockBufs, check 
 		scratch.read = grow(scratch.read, n)
 		buf = scratch.read
 	}
-	if err := readFull(r.f, buf, off); err != nil {
-		return nil, 0, fmt.Errorf("lightning/lsm/sstable: read %s %s block at %d: %w", r.name, typ, off, err)
+	if ra == nil {
+		if err := readFull(r.f, buf, off); err != nil {
+			return nil, 0, fmt.Errorf("lightning/lsm/sstable: read %s %s block at %d: %w", r.name, typ, off, err)
+		}
 	}
 	payload := buf[:h.length:h.length]
 	id := interfaces.CodecID(buf[h.length])
@@ -367,6 +445,9 @@ func (r *Reader) readBlockCodec(h handle, typ blockType, bufs *blockBufs, check 
 		payload = plain
 	}
 	raw := payload
+	if inPlace && id == interfaces.CodecNone {
+		raw = bytes.Clone(payload)
+	}
 	if id != interfaces.CodecNone {
 		c := r.codec(id)
 		if c == nil {
