@@ -95,9 +95,14 @@ func (db *DB) flushEngine() error {
 	}
 	db.metrics.flushes.Add(1)
 	db.metrics.flushLatency.observe(time.Since(start))
-	// When the flush covers the whole log, seal the active segment so the
-	// release frees it too: after Flush the WAL holds nothing the engine
-	// does not (a sealing failure is a WAL write failure: fail-stop).
+	return db.sealAndRelease(durable)
+}
+
+// sealAndRelease drops the WAL at or below durable after the engine made
+// it durable. When durable covers the whole log, it seals the active
+// segment so the release frees it too: the WAL then holds nothing the
+// engine does not (a sealing failure is a WAL write failure: fail-stop).
+func (db *DB) sealAndRelease(durable uint64) error {
 	if err := db.log.Seal(durable); err != nil {
 		return db.failStop(fmt.Errorf("core: seal the WAL after a flush: %w", err))
 	}

@@ -369,13 +369,23 @@ func (db *DB) Flush() error {
 
 // Compact asks the engine to compact the keys in [start, end) — nil bounds
 // are open — dropping versions no reader needs. It returns
-// interfaces.ErrUnsupported when the engine cannot compact.
+// interfaces.ErrUnsupported when the engine cannot compact. An engine's
+// compaction makes what it held in memory durable, so the WAL behind its
+// durable ts is released before Compact returns: the space a compaction
+// frees is free when it returns, not at the next background tick.
 func (db *DB) Compact(start, end []byte) error {
 	if db.isClosed() {
 		return ErrClosed
 	}
 	db.advanceDiscard()
-	return db.storage.Compact(interfaces.KeyRange{Start: start, End: end})
+	if err := db.storage.Compact(interfaces.KeyRange{Start: start, End: end}); err != nil {
+		return err
+	}
+	durable, err := db.storage.DurableTs()
+	if err != nil {
+		return fmt.Errorf("core: durable ts after compaction: %w", err)
+	}
+	return db.sealAndRelease(durable)
 }
 
 // Check verifies the engine's on-disk structures and the WAL, returning

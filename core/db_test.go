@@ -447,3 +447,24 @@ func TestFlushReleasesTheWholeLog(t *testing.T) {
 	require.NoError(t, db.Flush(), "a second flush with nothing new is harmless")
 	require.Equal(t, 1, db.Stats().WAL.Segments)
 }
+
+func TestCompactReleasesTheLog(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := lsmOptions(fs)
+	db, err := core.Open(testDir, opts)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, db.Close()) }()
+	for i := 0; i < 200; i++ {
+		require.NoError(t, db.Put(key(i), make([]byte, 1000)))
+	}
+	require.Greater(t, db.Stats().WAL.LiveBytes, int64(200_000))
+	// GCInterval is an hour here: only Compact itself can release the log.
+	require.NoError(t, db.Compact(nil, nil))
+	st := db.Stats()
+	require.Equal(t, 1, st.WAL.Segments, "only the fresh active segment is left")
+	require.Less(t, st.WAL.LiveBytes, int64(1000), "the compacted records are released")
+	for i := 0; i < 200; i++ {
+		_, err := db.Get(key(i))
+		require.NoError(t, err)
+	}
+}

@@ -268,3 +268,49 @@ func readFile(fsys vfs.FS, path string) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// Info is what a database's identity file (LIGHTNING) records about the
+// parts that made it.
+type Info struct {
+	// Format is the database format version.
+	Format int
+	// Engine, Codec and Cipher name the parts the database was created
+	// with; Cipher is "none" for a database that is not encrypted.
+	Engine, Codec, Cipher string
+	// Created is the creation time, RFC 3339, UTC.
+	Created string
+}
+
+// Encrypted reports whether the database was created with a cipher.
+func (i Info) Encrypted() bool { return i.Cipher != "none" }
+
+// ReadInfo reads the identity of the database in dir through fsys (nil:
+// the OS) without opening the database or taking its lock, so tools can
+// learn which engine, codec and cipher to open it with. A directory that
+// holds no database is an error matching fs.ErrNotExist; a damaged
+// identity file is a *interfaces.CorruptionError.
+func ReadInfo(fsys vfs.FS, dir string) (Info, error) {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	path := filepath.Join(dir, identityFile)
+	data, err := readFile(fsys, path)
+	if err != nil {
+		return Info{}, fmt.Errorf("core: read %s: %w", path, err)
+	}
+	id, err := decodeIdentity(data, path)
+	if err != nil {
+		return Info{}, err
+	}
+	format, err := strconv.Atoi(id.get("format"))
+	if err != nil {
+		return Info{}, interfaces.Corruptf(path, -1, "format version %q is not a number", id.get("format"))
+	}
+	return Info{
+		Format:  format,
+		Engine:  id.get("engine"),
+		Codec:   id.get("codec"),
+		Cipher:  id.get("cipher"),
+		Created: id.get("created"),
+	}, nil
+}
