@@ -15,6 +15,7 @@
 package lightning
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/lightningdb/lightning/core"
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/aesgcm"
 	"github.com/lightningdb/lightning/plugins/arc"
 	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/lz4"
@@ -151,14 +153,15 @@ func mustZstd() interfaces.Codec {
 
 // config collects what the Options set.
 type config struct {
-	engine    string
-	codec     string
-	cipher    interfaces.Cipher
-	cache     interfaces.Cache
-	cacheSize int64
-	inMemory  bool
-	core      core.Options
-	tune      []func(*core.Options)
+	engine     string
+	codec      string
+	cipher     interfaces.Cipher
+	encryption *aesgcm.Options
+	cache      interfaces.Cache
+	cacheSize  int64
+	inMemory   bool
+	core       core.Options
+	tune       []func(*core.Options)
 }
 
 // Option configures Open.
@@ -178,6 +181,53 @@ func WithCodec(name string) Option { return func(c *config) { c.codec = name } }
 // WithCipher encrypts everything written with c. A database created with a
 // cipher cannot be opened without one holding its key.
 func WithCipher(ci interfaces.Cipher) Option { return func(c *config) { c.cipher = ci } }
+
+// WithEncryption encrypts everything the database writes — WAL, engine
+// files, snapshots — with AES-256-GCM (plugins/aesgcm), under data keys
+// kept in a key registry, which the master key from o.Master wraps. o.FS
+// defaults to the database's file system, o.Path to <dir>/KEYS
+// (aesgcm.RegistryFile) and o.Logger to the database's logger. Open reads
+// the registry before anything else: a master key that does not open it
+// fails Open with ErrKeyMismatch, with no file touched.
+//
+// Data keys rotate on o.RotateEvery and before any reaches the NIST limit
+// of 2^32 encryptions; KeyRegistry(db) returns the cipher, for master-key
+// rotation online, status and pruning. The cipher closes with the DB.
+// docs/OPERATIONS.md covers key setup and rotation.
+func WithEncryption(o aesgcm.Options) Option { return func(c *config) { c.encryption = &o } }
+
+// WithMasterKey is WithEncryption with the master key from p and every
+// other option at its default, e.g.
+//
+//	lightning.Open(dir, lightning.WithMasterKey(aesgcm.KeyFile("/etc/lightning/master.key")))
+func WithMasterKey(p aesgcm.KeyProvider) Option {
+	return WithEncryption(aesgcm.Options{Master: p})
+}
+
+// KeyRegistry returns the cipher Open made for WithEncryption or
+// WithMasterKey, for RotateMaster, RotateDataKey, Status and Prune while
+// the database is open; nil when the database was opened without them.
+func KeyRegistry(db *DB) *aesgcm.Cipher {
+	if o, ok := db.Storage().(*cipherOwner); ok {
+		return o.cipher
+	}
+	return nil
+}
+
+// cipherOwner is the engine of a database whose cipher Open made: closing
+// the engine, which the core does last, closes the cipher too.
+type cipherOwner struct {
+	interfaces.Storage
+	cipher *aesgcm.Cipher
+}
+
+func (s *cipherOwner) Close() error {
+	err := s.Storage.Close()
+	if cerr := s.cipher.Close(); cerr != nil && !errors.Is(cerr, ErrClosed) {
+		err = errors.Join(err, fmt.Errorf("lightning: close cipher: %w", cerr))
+	}
+	return err
+}
 
 // WithCache gives the engine a block cache (shared, if the same cache is
 // given to several databases).
@@ -215,7 +265,7 @@ func WithCoreOptions(fn func(*core.Options)) Option {
 
 // Open opens the database in dir, creating it if need be, with the
 // embedded defaults: DefaultEngine, DefaultCodec, no cipher, SyncAlways.
-func Open(dir string, opts ...Option) (*DB, error) {
+func Open(dir string, opts ...Option) (_ *DB, err error) {
 	cfg := config{engine: DefaultEngine, codec: DefaultCodec}
 	for _, o := range opts {
 		o(&cfg)
@@ -262,5 +312,50 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	for _, fn := range cfg.tune {
 		fn(&co)
 	}
-	return core.Open(filepath.Clean(dir), co)
+	dir = filepath.Clean(dir)
+	if cfg.encryption != nil {
+		c, err := openEncryption(cfg, &co, dir, factory, p)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				// The engine, if it opened, closed the cipher already.
+				_ = c.Close()
+			}
+		}()
+	}
+	return core.Open(dir, co)
+}
+
+// openEncryption opens the key registry of WithEncryption on the core's
+// file system and makes the engine own the cipher.
+func openEncryption(cfg config, co *core.Options, dir string, factory engineFactory, p parts) (*aesgcm.Cipher, error) {
+	if cfg.cipher != nil || co.Cipher != nil {
+		return nil, fmt.Errorf("lightning: WithCipher and WithEncryption (or WithMasterKey) both set a cipher: %w", ErrInvalidArgument)
+	}
+	eo := *cfg.encryption
+	if eo.FS == nil {
+		eo.FS = co.FS
+	}
+	if eo.Path == "" {
+		eo.Path = filepath.Join(dir, aesgcm.RegistryFile)
+	}
+	if eo.Logger == nil {
+		eo.Logger = co.Logger
+	}
+	c, err := aesgcm.Open(eo)
+	if err != nil {
+		return nil, fmt.Errorf("lightning: encryption: %w", err)
+	}
+	p.cipher = c
+	co.Cipher = c
+	co.Storage = func(fs vfs.FS, dir string) (interfaces.Storage, error) {
+		s, err := factory(fs, dir, p)
+		if err != nil {
+			return nil, err
+		}
+		return &cipherOwner{Storage: s, cipher: c}, nil
+	}
+	return c, nil
 }

@@ -74,7 +74,12 @@ type CacheConfig struct {
 	Size ByteSize `yaml:"size"`
 }
 
-// CipherConfig is the encryption at rest.
+// CipherConfig is the encryption at rest. The in-process cipher is
+// "aesgcm" (AES-256-GCM, plugins/aesgcm), whose key is 32 bytes: 64 hex
+// digits in an environment variable, or a file of 32 raw bytes; its plugin
+// binary, cmd/plugins/lightning-aesgcm, makes the same cipher of the same
+// key, so a database moves between the two. docs/OPERATIONS.md covers key
+// setup.
 type CipherConfig struct {
 	Part `yaml:",inline"`
 	// Key is where the key material comes from.

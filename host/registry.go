@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/aesgcm"
 	"github.com/lightningdb/lightning/plugins/arc"
 	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/lz4"
@@ -70,8 +71,24 @@ var (
 		zstd.Name:   func() (interfaces.Codec, error) { return zstd.New(nil) },
 	}
 
-	ciphers = map[string]CipherFactory{}
+	ciphers = map[string]CipherFactory{
+		aesgcm.Name: newAESGCM,
+	}
 )
+
+// newAESGCM makes the in-process aesgcm cipher of the key a
+// configuration's key source holds (32 bytes): aesgcm.New, one data key
+// derived from it, as the plugin binary cmd/plugins/lightning-aesgcm
+// makes, so a database written in process opens out of process and the
+// other way round. aesgcm.New keeps no copy of key, so it is wiped here.
+func newAESGCM(key []byte) (interfaces.Cipher, error) {
+	defer clear(key)
+	c, err := aesgcm.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // RegisterEngine adds an in-process engine under name, for configurations
 // to name. It panics when name is taken, as registering twice is a
