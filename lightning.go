@@ -29,6 +29,7 @@ import (
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/aesgcm"
 	"github.com/lightningdb/lightning/plugins/arc"
+	"github.com/lightningdb/lightning/plugins/btree"
 	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/lz4"
 	"github.com/lightningdb/lightning/plugins/memory"
@@ -118,6 +119,11 @@ type parts struct {
 var engines = map[string]engineFactory{
 	"lsm": func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error) {
 		return lsm.New(lsm.Options{Dir: dir}, lsm.Deps{
+			FS: fs, Cache: p.cache, Cipher: p.cipher, Codec: p.codec, Codecs: p.codecs, Logger: p.logger,
+		})
+	},
+	"btree": func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error) {
+		return btree.New(btree.Options{Dir: dir}, btree.Deps{
 			FS: fs, Cache: p.cache, Cipher: p.cipher, Codec: p.codec, Codecs: p.codecs, Logger: p.logger,
 		})
 	},

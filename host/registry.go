@@ -10,6 +10,7 @@ import (
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/aesgcm"
 	"github.com/lightningdb/lightning/plugins/arc"
+	"github.com/lightningdb/lightning/plugins/btree"
 	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/lz4"
 	"github.com/lightningdb/lightning/plugins/memory"
@@ -54,6 +55,9 @@ var (
 	engines = map[string]EngineFactory{
 		lsm.Name: func(fs vfs.FS, dir string, d EngineDeps) (interfaces.Storage, error) {
 			return lsm.New(lsm.Options{Dir: dir}, lsm.Deps{FS: fs, Cache: d.Cache, Codec: d.Codec, Codecs: d.Codecs, Cipher: d.Cipher, Logger: d.Logger})
+		},
+		btree.Name: func(fs vfs.FS, dir string, d EngineDeps) (interfaces.Storage, error) {
+			return btree.New(btree.Options{Dir: dir}, btree.Deps{FS: fs, Cache: d.Cache, Codec: d.Codec, Codecs: d.Codecs, Cipher: d.Cipher, Logger: d.Logger})
 		},
 		memory.Name: func(fs vfs.FS, dir string, d EngineDeps) (interfaces.Storage, error) {
 			return memory.New(memory.Options{Dir: dir}, memory.Deps{FS: fs, Cipher: d.Cipher, Codec: d.Codec, Codecs: d.Codecs, Logger: d.Logger})

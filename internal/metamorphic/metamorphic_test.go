@@ -15,6 +15,7 @@ import (
 
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/arc"
+	"github.com/lightningdb/lightning/plugins/btree"
 	"github.com/lightningdb/lightning/plugins/lsm"
 	"github.com/lightningdb/lightning/plugins/memory"
 	"github.com/lightningdb/lightning/plugins/snappy"
@@ -64,6 +65,12 @@ func configs(t *testing.T) []engineConfig {
 		}},
 		{"lsm-defaults", func(fs vfs.FS) (interfaces.Storage, error) {
 			return lsm.New(lsm.Options{Dir: "db", MemtableSize: 256 << 10}, lsm.Deps{FS: fs, Codec: codec})
+		}},
+		{"btree-small", func(fs vfs.FS) (interfaces.Storage, error) {
+			return btree.New(btree.Options{Dir: "db", PageSize: btree.MinPageSize, WriteBufferSize: btree.MinWriteBufferSize, CompactBatch: 64}, btree.Deps{FS: fs})
+		}},
+		{"btree-snappy-arc", func(fs vfs.FS) (interfaces.Storage, error) {
+			return btree.New(btree.Options{Dir: "db", WriteBufferSize: 256 << 10}, btree.Deps{FS: fs, Codec: codec, Cache: cache})
 		}},
 	}
 }
