@@ -12,17 +12,26 @@ import (
 // testConfig is a smaller run than the command's default, for go test.
 var testConfig = config{entries: 400, reads: 120_000, seed: 1, shards: 4}
 
+// shiftingGap is how far, in hit ratio, ARC may trail LRU on the traces
+// whose working set moves every 10 or 5 cache sizes of reads.
+const shiftingGap = 0.0075
+
 // TestHitRatios checks what the ARC cache is for, on every trace and both
 // charge modes:
 //
-//   - it is at least as good as LRU of the same byte capacity;
+//   - it is at least as good as LRU of the same byte capacity, exactly
+//     (no tolerance), on the Zipf traces, the loop, the scan-polluted
+//     Zipf and the slowly shifting working set;
 //   - it is clearly better (5 points or more) where LRU is known to fail:
 //     one-time scans mixed into hot traffic, and a loop larger than the
 //     cache;
-//   - on an abruptly shifting working set, where ARC has to unlearn the
-//     old set's frequency before its T1 may grow, it is within a point of
-//     LRU (it trails by about half a point when the set moves every 10
-//     cache sizes of reads, and leads when it moves every 40).
+//   - on a working set that moves abruptly every 10 or every 5 cache sizes
+//     of reads, it trails LRU by at most shiftingGap (it trails by 0.6 to
+//     0.7 and by 0.35 points here). That gap is structural, not noise: the
+//     traces are drawn from a fixed seed and the simulation is
+//     deterministic, so the bound is a regression guard. See "Known
+//     weakness" in plugins/arc's doc.go for why tuning p or its
+//     adaptation step does not close it.
 //
 // It also checks the baseline: the byte LRU with unit charges is exactly
 // hashicorp/golang-lru's LRU; and, with unit charges, that ARC is at least
@@ -36,8 +45,8 @@ func TestHitRatios(t *testing.T) {
 		arc, lru := r.ratio("ARC"), r.ratio("LRU")
 		t.Logf("%-14s %-14s LRU %6.2f%%  ARC %6.2f%%  %+6.2f", r.trace, r.mode, 100*lru, 100*arc, 100*(arc-lru))
 		switch r.trace {
-		case "shifting":
-			require.GreaterOrEqual(t, arc, lru-0.01, "%s, %s", r.trace, r.mode)
+		case "shifting", "shifting-fast":
+			require.GreaterOrEqual(t, arc, lru-shiftingGap, "%s, %s", r.trace, r.mode)
 		case "scan+zipf", "loop-1.1x":
 			require.GreaterOrEqual(t, arc, lru+0.05, "%s, %s: ARC must be clearly better than LRU", r.trace, r.mode)
 		default:

@@ -3,7 +3,8 @@
 // hashicorp/golang-lru/v2's LRU and 2Q and golang-lru/arc/v2's ARC, on
 // synthetic block-read traces:
 // Zipf (s = 0.9 and 1.1), a loop 10% larger than the cache, Zipf traffic
-// polluted by one-time scans, and a shifting working set.
+// polluted by one-time scans, and a working set that moves every 10, 5 or
+// 40 cache sizes of reads (shifting, shifting-fast, shifting-slow).
 //
 // Each trace runs twice: with block-sized charges (4 to 64 KiB per key,
 // the way engines charge blocks), against an LRU bounded in bytes; and

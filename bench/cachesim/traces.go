@@ -139,6 +139,12 @@ var traces = []traceSpec{
 		gen:  shifting(10),
 	},
 	{
+		// The same working set, moving twice as often: every 5 cache
+		// sizes of reads.
+		name: "shifting-fast",
+		gen:  shifting(5),
+	},
+	{
 		// The same working set, moving every 40 cache sizes of reads.
 		name: "shifting-slow",
 		gen:  shifting(40),
