@@ -13,8 +13,9 @@ import (
 
 // The benchmarks compare the memory engine in-process with the same engine
 // behind the plugin protocol (cmd/plugins/lightning-memory), per operation:
-// Get, a single-entry Apply, a 1,000-entry Apply, and a scan of 10,000
-// keys. Keys are 16 bytes, values 100.
+// Get, a single-entry Apply, a 1,000-entry Apply, a scan of 10,000 keys
+// forward and in reverse, and a 100-key range scan after a Seek. Keys are
+// 16 bytes, values 100.
 //
 //	go test -run '^$' -bench . ./host/
 
@@ -91,24 +92,68 @@ func BenchmarkApply1000(b *testing.B) {
 	})
 }
 
+// scan reads the iterator from First or, with from set, from Seek(from),
+// for at most limit versions (0: to the end), and returns how many it read.
+func scan(b *testing.B, s interfaces.Storage, opts interfaces.IterOptions, from []byte, limit int) int {
+	it, err := s.NewIterator(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ok bool
+	if from == nil {
+		ok = it.First()
+	} else {
+		ok = it.Seek(from)
+	}
+	got := 0
+	for ; ok; ok = it.Next() {
+		got++
+		if got == limit {
+			break
+		}
+	}
+	if err := it.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return got
+}
+
+// BenchmarkScan10k reads all 10,000 keys, forward and in reverse.
 func BenchmarkScan10k(b *testing.B) {
+	for _, dir := range []struct {
+		name    string
+		reverse bool
+	}{{"forward", false}, {"reverse", true}} {
+		b.Run(dir.name, func(b *testing.B) {
+			benchStorages(b, func(b *testing.B, s interfaces.Storage) {
+				const n = 10_000
+				load(b, s, n)
+				opts := interfaces.IterOptions{ReadTs: interfaces.MaxTs, Reverse: dir.reverse}
+				b.ResetTimer()
+				for b.Loop() {
+					if got := scan(b, s, opts, nil, 0); got != n {
+						b.Fatalf("scanned %d keys of %d", got, n)
+					}
+				}
+				b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "keys/s")
+			})
+		})
+	}
+}
+
+// BenchmarkScan100 opens an iterator, seeks to a key and reads 100 keys
+// from it: the short range scan, where round trips weigh more than bytes.
+func BenchmarkScan100(b *testing.B) {
 	benchStorages(b, func(b *testing.B, s interfaces.Storage) {
-		const n = 10_000
+		const n, span = 10_000, 100
 		load(b, s, n)
+		opts := interfaces.IterOptions{ReadTs: interfaces.MaxTs}
 		b.ResetTimer()
-		for b.Loop() {
-			it, err := s.NewIterator(interfaces.IterOptions{ReadTs: interfaces.MaxTs})
-			if err != nil {
-				b.Fatal(err)
-			}
-			got := 0
-			for ok := it.First(); ok; ok = it.Next() {
-				got++
-			}
-			if err := it.Close(); err != nil || got != n {
-				b.Fatalf("scanned %d keys, err %v", got, err)
+		for i := 0; b.Loop(); i++ {
+			if got := scan(b, s, opts, benchKey((i*7919)%(n-span)), span); got != span {
+				b.Fatalf("scanned %d keys of %d", got, span)
 			}
 		}
-		b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "keys/s")
+		b.ReportMetric(float64(b.N)*span/b.Elapsed().Seconds(), "keys/s")
 	})
 }

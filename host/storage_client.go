@@ -16,7 +16,8 @@ import (
 //
 // Describe is answered from the descriptor received at open, without a
 // call. Every other method is one call (Apply of a batch larger than
-// wire.ApplyBlockSize is one stream); iterators fetch versions in chunks.
+// wire.ApplyBlockSize is one stream); iterators receive versions in
+// chunks, streamed with a bounded read-ahead (see remoteIterator).
 type RemoteStorage struct {
 	p      *Plugin
 	c      pluginv1.StorageClient
@@ -24,6 +25,10 @@ type RemoteStorage struct {
 	dir    string
 	desc   interfaces.Descriptor
 	closed atomic.Bool
+	// iterClosing counts the IterClose calls in flight: Close waits for
+	// them, so that the plugin sees every iterator closed before the
+	// instance, as the contract promises a part.
+	iterClosing sync.WaitGroup
 	// onClose runs after Close (stopping a process dedicated to this
 	// instance).
 	onClose func() error
@@ -198,8 +203,9 @@ func (s *RemoteStorage) MultiGet(keys [][]byte, readTs uint64) ([]GetResult, err
 	return out, nil
 }
 
-// NewIterator opens an iterator in the plugin; it fetches versions in
-// chunks as it moves.
+// NewIterator opens an iterator in the plugin. The plugin holds the
+// snapshot; the iterator receives its versions in chunks as it moves, and
+// Close releases the plugin's iterator.
 func (s *RemoteStorage) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, error) {
 	if s.closed.Load() {
 		return nil, s.errClosed("NewIterator")
@@ -225,6 +231,31 @@ func (s *RemoteStorage) NewIterator(opts interfaces.IterOptions) (interfaces.Ite
 		return nil, s.p.partError("NewIterator", err)
 	}
 	return &remoteIterator{s: s, id: resp.Iterator}, nil
+}
+
+// closeIterator closes the plugin's iterator id in the background. The
+// answer carries nothing the caller still needs (see remoteIterator.Close),
+// so a failure is only logged; a plugin that died meanwhile has failed
+// every other call as well.
+func (s *RemoteStorage) closeIterator(id uint64) {
+	if s.closed.Load() || s.p.exitErr() != nil {
+		return // the plugin released every iterator of the instance with it
+	}
+	s.iterClosing.Add(1)
+	go func() {
+		defer s.iterClosing.Done()
+		ctx, cancel := s.p.callCtx()
+		defer cancel()
+		resp, err := s.c.IterClose(ctx, &pluginv1.IterCloseRequest{Handle: s.handle, Iterator: id})
+		if err == nil {
+			err = wire.ErrorFromProto(resp.Error)
+		} else if s.p.exitErr() != nil {
+			return
+		}
+		if err != nil {
+			s.p.logger.Debug("plugin iterator close failed", "iterator", id, "err", err)
+		}
+	}()
 }
 
 // Flush makes applied versions durable in the plugin.
@@ -330,6 +361,7 @@ func (s *RemoteStorage) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return s.errClosed("Close")
 	}
+	s.iterClosing.Wait()
 	ctx, cancel := s.p.callCtx()
 	resp, err := s.c.Close(ctx, &pluginv1.StorageHandle{Handle: s.handle})
 	cancel()

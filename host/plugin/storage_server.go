@@ -1,12 +1,10 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
 
 	"google.golang.org/grpc"
 
@@ -28,16 +26,6 @@ type storageServer struct {
 type store struct {
 	s     interfaces.Storage
 	iters table[*iterState]
-}
-
-// iterState is one open iterator. Requests for one iterator come from one
-// host goroutine at a time, but the mutex keeps a confused host from
-// racing on it.
-type iterState struct {
-	mu      sync.Mutex
-	it      interfaces.Iterator
-	reverse bool
-	all     bool
 }
 
 func errClosed(what string) error {
@@ -161,139 +149,6 @@ func optBytes(has bool, b []byte) []byte {
 	return b
 }
 
-func (s *storageServer) NewIterator(_ context.Context, req *pluginv1.NewIteratorRequest) (*pluginv1.NewIteratorResponse, error) {
-	st, err := s.store(req.Handle)
-	if err != nil {
-		return &pluginv1.NewIteratorResponse{Error: wire.ErrorToProto(err)}, nil
-	}
-	opts := interfaces.IterOptions{
-		ReadTs:      req.ReadTs,
-		LowerBound:  optBytes(req.HasLowerBound, req.LowerBound),
-		UpperBound:  optBytes(req.HasUpperBound, req.UpperBound),
-		Prefix:      optBytes(req.HasPrefix, req.Prefix),
-		Reverse:     req.Reverse,
-		AllVersions: req.AllVersions,
-	}
-	it, err := st.s.NewIterator(opts)
-	if err != nil {
-		return &pluginv1.NewIteratorResponse{Error: wire.ErrorToProto(err)}, nil
-	}
-	id := st.iters.add(&iterState{it: it, reverse: opts.Reverse, all: opts.AllVersions})
-	return &pluginv1.NewIteratorResponse{Iterator: id}, nil
-}
-
-func (s *storageServer) iter(h, id uint64) (*iterState, error) {
-	st, err := s.store(h)
-	if err != nil {
-		return nil, err
-	}
-	is, ok := st.iters.get(id)
-	if !ok {
-		return nil, errClosed(fmt.Sprintf("iterator %d", id))
-	}
-	return is, nil
-}
-
-// limits resolves a request's chunk limits against the defaults and caps.
-func limits(l *pluginv1.ChunkLimits) (entries int, size int) {
-	entries, size = wire.DefaultChunkEntries, wire.DefaultChunkBytes
-	if l != nil {
-		if l.MaxEntries > 0 {
-			entries = int(min(l.MaxEntries, wire.MaxChunkEntries))
-		}
-		if l.MaxBytes > 0 {
-			size = int(min(l.MaxBytes, wire.MaxChunkBytes))
-		}
-	}
-	return entries, size
-}
-
-// fill builds a chunk from the iterator's current position (valid says
-// whether there is one). It leaves the iterator on the last version sent,
-// so the next IterNext continues with one Next.
-func (is *iterState) fill(valid bool, l *pluginv1.ChunkLimits) *pluginv1.IterChunk {
-	maxEntries, maxBytes := limits(l)
-	var (
-		block []byte
-		count uint32
-	)
-	for valid {
-		block = wire.AppendVersion(block, is.it.Kind(), is.it.Ts(), is.it.Key(), is.it.Value())
-		count++
-		if int(count) >= maxEntries || len(block) >= maxBytes {
-			return &pluginv1.IterChunk{Count: count, Block: block}
-		}
-		valid = is.it.Next()
-	}
-	return &pluginv1.IterChunk{Count: count, Block: block, Done: true, Error: wire.ErrorToProto(is.it.Err())}
-}
-
-func (s *storageServer) IterSeek(_ context.Context, req *pluginv1.IterSeekRequest) (*pluginv1.IterChunk, error) {
-	is, err := s.iter(req.Handle, req.Iterator)
-	if err != nil {
-		return &pluginv1.IterChunk{Error: wire.ErrorToProto(err), Done: true}, nil
-	}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	var valid bool
-	if req.First {
-		valid = is.it.First()
-	} else {
-		valid = is.it.Seek(optBytes(true, req.Key))
-	}
-	return is.fill(valid, req.Limits), nil
-}
-
-func (s *storageServer) IterNext(_ context.Context, req *pluginv1.IterNextRequest) (*pluginv1.IterChunk, error) {
-	is, err := s.iter(req.Handle, req.Iterator)
-	if err != nil {
-		return &pluginv1.IterChunk{Error: wire.ErrorToProto(err), Done: true}, nil
-	}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	var valid bool
-	if is.it.Valid() && bytes.Equal(is.it.Key(), req.ResumeKey) && is.it.Ts() == req.ResumeTs {
-		// The usual case: the iterator stands where the last chunk ended.
-		valid = is.it.Next()
-	} else {
-		valid = is.resume(optBytes(true, req.ResumeKey), req.ResumeTs)
-	}
-	return is.fill(valid, req.Limits), nil
-}
-
-// resume positions the iterator on the first version after (key, ts) in
-// its order, by seeking to key and stepping over the versions of key at
-// or before ts in that order.
-func (is *iterState) resume(key []byte, ts uint64) bool {
-	valid := is.it.Seek(key)
-	for valid && bytes.Equal(is.it.Key(), key) {
-		if is.all {
-			cur := is.it.Ts()
-			// Forward, a key's versions come newest first; in reverse,
-			// oldest first.
-			if (!is.reverse && cur < ts) || (is.reverse && cur > ts) {
-				break
-			}
-		}
-		valid = is.it.Next()
-	}
-	return valid
-}
-
-func (s *storageServer) IterClose(_ context.Context, req *pluginv1.IterCloseRequest) (*pluginv1.IterCloseResponse, error) {
-	st, err := s.store(req.Handle)
-	if err != nil {
-		return &pluginv1.IterCloseResponse{Error: wire.ErrorToProto(err)}, nil
-	}
-	is, ok := st.iters.remove(req.Iterator)
-	if !ok {
-		return &pluginv1.IterCloseResponse{Error: wire.ErrorToProto(errClosed(fmt.Sprintf("iterator %d", req.Iterator)))}, nil
-	}
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	return &pluginv1.IterCloseResponse{Error: wire.ErrorToProto(is.it.Close())}, nil
-}
-
 func (s *storageServer) Flush(_ context.Context, req *pluginv1.StorageHandle) (*pluginv1.TsResponse, error) {
 	st, err := s.store(req.Handle)
 	if err != nil {
@@ -367,9 +222,7 @@ func (s *storageServer) Close(_ context.Context, req *pluginv1.StorageHandle) (*
 // close closes the iterators the host left open, then the instance.
 func (st *store) close() error {
 	for _, is := range st.iters.drain() {
-		is.mu.Lock()
-		_ = is.it.Close()
-		is.mu.Unlock()
+		_ = is.close()
 	}
 	return st.s.Close()
 }

@@ -1041,6 +1041,108 @@ func (x *IterNextRequest) GetLimits() *ChunkLimits {
 	return nil
 }
 
+type IterScanRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// handle, iterator, first, key and limits are read from the stream's
+	// first message only: they name the iterator and position it, first at
+	// the first version (First), otherwise at key (Seek).
+	Handle   uint64 `protobuf:"varint,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Iterator uint64 `protobuf:"varint,2,opt,name=iterator,proto3" json:"iterator,omitempty"`
+	First    bool   `protobuf:"varint,3,opt,name=first,proto3" json:"first,omitempty"`
+	Key      []byte `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	// limits bounds every chunk of the stream, as in IterSeek.
+	Limits *ChunkLimits `protobuf:"bytes,5,opt,name=limits,proto3" json:"limits,omitempty"`
+	// first_entries, when non-zero and below limits.max_entries, bounds the
+	// first chunk instead; each later chunk may hold four times as many
+	// entries as the one before, up to limits. A Seek that reads a few
+	// versions then moves little, and a scan soon moves whole chunks.
+	FirstEntries uint32 `protobuf:"varint,6,opt,name=first_entries,json=firstEntries,proto3" json:"first_entries,omitempty"`
+	// credit is the number of further chunks the host is ready to take, in
+	// the first message and in every later one.
+	Credit        uint32 `protobuf:"varint,7,opt,name=credit,proto3" json:"credit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IterScanRequest) Reset() {
+	*x = IterScanRequest{}
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IterScanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IterScanRequest) ProtoMessage() {}
+
+func (x *IterScanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IterScanRequest.ProtoReflect.Descriptor instead.
+func (*IterScanRequest) Descriptor() ([]byte, []int) {
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *IterScanRequest) GetHandle() uint64 {
+	if x != nil {
+		return x.Handle
+	}
+	return 0
+}
+
+func (x *IterScanRequest) GetIterator() uint64 {
+	if x != nil {
+		return x.Iterator
+	}
+	return 0
+}
+
+func (x *IterScanRequest) GetFirst() bool {
+	if x != nil {
+		return x.First
+	}
+	return false
+}
+
+func (x *IterScanRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *IterScanRequest) GetLimits() *ChunkLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+func (x *IterScanRequest) GetFirstEntries() uint32 {
+	if x != nil {
+		return x.FirstEntries
+	}
+	return 0
+}
+
+func (x *IterScanRequest) GetCredit() uint32 {
+	if x != nil {
+		return x.Credit
+	}
+	return 0
+}
+
 type IterChunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -1056,7 +1158,7 @@ type IterChunk struct {
 
 func (x *IterChunk) Reset() {
 	*x = IterChunk{}
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[17]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1170,7 @@ func (x *IterChunk) String() string {
 func (*IterChunk) ProtoMessage() {}
 
 func (x *IterChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[17]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1183,7 @@ func (x *IterChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterChunk.ProtoReflect.Descriptor instead.
 func (*IterChunk) Descriptor() ([]byte, []int) {
-	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{17}
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *IterChunk) GetError() *Error {
@@ -1122,7 +1224,7 @@ type IterCloseRequest struct {
 
 func (x *IterCloseRequest) Reset() {
 	*x = IterCloseRequest{}
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[18]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1236,7 @@ func (x *IterCloseRequest) String() string {
 func (*IterCloseRequest) ProtoMessage() {}
 
 func (x *IterCloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[18]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1249,7 @@ func (x *IterCloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterCloseRequest.ProtoReflect.Descriptor instead.
 func (*IterCloseRequest) Descriptor() ([]byte, []int) {
-	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{18}
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *IterCloseRequest) GetHandle() uint64 {
@@ -1173,7 +1275,7 @@ type IterCloseResponse struct {
 
 func (x *IterCloseResponse) Reset() {
 	*x = IterCloseResponse{}
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[19]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1287,7 @@ func (x *IterCloseResponse) String() string {
 func (*IterCloseResponse) ProtoMessage() {}
 
 func (x *IterCloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[19]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1300,7 @@ func (x *IterCloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterCloseResponse.ProtoReflect.Descriptor instead.
 func (*IterCloseResponse) Descriptor() ([]byte, []int) {
-	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{19}
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *IterCloseResponse) GetError() *Error {
@@ -1218,7 +1320,7 @@ type SetDiscardTsRequest struct {
 
 func (x *SetDiscardTsRequest) Reset() {
 	*x = SetDiscardTsRequest{}
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[20]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1332,7 @@ func (x *SetDiscardTsRequest) String() string {
 func (*SetDiscardTsRequest) ProtoMessage() {}
 
 func (x *SetDiscardTsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[20]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1345,7 @@ func (x *SetDiscardTsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDiscardTsRequest.ProtoReflect.Descriptor instead.
 func (*SetDiscardTsRequest) Descriptor() ([]byte, []int) {
-	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{20}
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetDiscardTsRequest) GetHandle() uint64 {
@@ -1273,7 +1375,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[21]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1387,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[21]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1400,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{21}
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CompactRequest) GetHandle() uint64 {
@@ -1351,7 +1453,7 @@ type StorageStatsResponse struct {
 
 func (x *StorageStatsResponse) Reset() {
 	*x = StorageStatsResponse{}
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[22]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1465,7 @@ func (x *StorageStatsResponse) String() string {
 func (*StorageStatsResponse) ProtoMessage() {}
 
 func (x *StorageStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[22]
+	mi := &file_lightning_plugin_v1_storage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1478,7 @@ func (x *StorageStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageStatsResponse.ProtoReflect.Descriptor instead.
 func (*StorageStatsResponse) Descriptor() ([]byte, []int) {
-	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{22}
+	return file_lightning_plugin_v1_storage_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StorageStatsResponse) GetError() *Error {
@@ -1506,7 +1608,15 @@ const file_lightning_plugin_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"resume_key\x18\x03 \x01(\fR\tresumeKey\x12\x1b\n" +
 	"\tresume_ts\x18\x04 \x01(\x04R\bresumeTs\x128\n" +
-	"\x06limits\x18\x05 \x01(\v2 .lightning.plugin.v1.ChunkLimitsR\x06limits\"}\n" +
+	"\x06limits\x18\x05 \x01(\v2 .lightning.plugin.v1.ChunkLimitsR\x06limits\"\xe4\x01\n" +
+	"\x0fIterScanRequest\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\x04R\x06handle\x12\x1a\n" +
+	"\biterator\x18\x02 \x01(\x04R\biterator\x12\x14\n" +
+	"\x05first\x18\x03 \x01(\bR\x05first\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\fR\x03key\x128\n" +
+	"\x06limits\x18\x05 \x01(\v2 .lightning.plugin.v1.ChunkLimitsR\x06limits\x12#\n" +
+	"\rfirst_entries\x18\x06 \x01(\rR\ffirstEntries\x12\x16\n" +
+	"\x06credit\x18\a \x01(\rR\x06credit\"}\n" +
 	"\tIterChunk\x120\n" +
 	"\x05error\x18\x01 \x01(\v2\x1a.lightning.plugin.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12\x14\n" +
@@ -1540,7 +1650,7 @@ const file_lightning_plugin_v1_storage_proto_rawDesc = "" +
 	"\ametrics\x18\a \x03(\v26.lightning.plugin.v1.StorageStatsResponse.MetricsEntryR\ametrics\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xbb\v\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\x91\f\n" +
 	"\aStorage\x12Y\n" +
 	"\x04Open\x12'.lightning.plugin.v1.OpenStorageRequest\x1a(.lightning.plugin.v1.OpenStorageResponse\x12\\\n" +
 	"\bDescribe\x12\".lightning.plugin.v1.StorageHandle\x1a,.lightning.plugin.v1.DescribeStorageResponse\x12N\n" +
@@ -1550,7 +1660,8 @@ const file_lightning_plugin_v1_storage_proto_rawDesc = "" +
 	"\bMultiGet\x12$.lightning.plugin.v1.MultiGetRequest\x1a%.lightning.plugin.v1.MultiGetResponse\x12`\n" +
 	"\vNewIterator\x12'.lightning.plugin.v1.NewIteratorRequest\x1a(.lightning.plugin.v1.NewIteratorResponse\x12P\n" +
 	"\bIterSeek\x12$.lightning.plugin.v1.IterSeekRequest\x1a\x1e.lightning.plugin.v1.IterChunk\x12P\n" +
-	"\bIterNext\x12$.lightning.plugin.v1.IterNextRequest\x1a\x1e.lightning.plugin.v1.IterChunk\x12Z\n" +
+	"\bIterNext\x12$.lightning.plugin.v1.IterNextRequest\x1a\x1e.lightning.plugin.v1.IterChunk\x12T\n" +
+	"\bIterScan\x12$.lightning.plugin.v1.IterScanRequest\x1a\x1e.lightning.plugin.v1.IterChunk(\x010\x01\x12Z\n" +
 	"\tIterClose\x12%.lightning.plugin.v1.IterCloseRequest\x1a&.lightning.plugin.v1.IterCloseResponse\x12L\n" +
 	"\x05Flush\x12\".lightning.plugin.v1.StorageHandle\x1a\x1f.lightning.plugin.v1.TsResponse\x12P\n" +
 	"\tDurableTs\x12\".lightning.plugin.v1.StorageHandle\x1a\x1f.lightning.plugin.v1.TsResponse\x12\\\n" +
@@ -1572,7 +1683,7 @@ func file_lightning_plugin_v1_storage_proto_rawDescGZIP() []byte {
 	return file_lightning_plugin_v1_storage_proto_rawDescData
 }
 
-var file_lightning_plugin_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_lightning_plugin_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_lightning_plugin_v1_storage_proto_goTypes = []any{
 	(*OpenStorageRequest)(nil),      // 0: lightning.plugin.v1.OpenStorageRequest
 	(*OpenStorageResponse)(nil),     // 1: lightning.plugin.v1.OpenStorageResponse
@@ -1591,73 +1702,77 @@ var file_lightning_plugin_v1_storage_proto_goTypes = []any{
 	(*ChunkLimits)(nil),             // 14: lightning.plugin.v1.ChunkLimits
 	(*IterSeekRequest)(nil),         // 15: lightning.plugin.v1.IterSeekRequest
 	(*IterNextRequest)(nil),         // 16: lightning.plugin.v1.IterNextRequest
-	(*IterChunk)(nil),               // 17: lightning.plugin.v1.IterChunk
-	(*IterCloseRequest)(nil),        // 18: lightning.plugin.v1.IterCloseRequest
-	(*IterCloseResponse)(nil),       // 19: lightning.plugin.v1.IterCloseResponse
-	(*SetDiscardTsRequest)(nil),     // 20: lightning.plugin.v1.SetDiscardTsRequest
-	(*CompactRequest)(nil),          // 21: lightning.plugin.v1.CompactRequest
-	(*StorageStatsResponse)(nil),    // 22: lightning.plugin.v1.StorageStatsResponse
-	nil,                             // 23: lightning.plugin.v1.StorageStatsResponse.MetricsEntry
-	(*Error)(nil),                   // 24: lightning.plugin.v1.Error
-	(*Descriptor)(nil),              // 25: lightning.plugin.v1.Descriptor
+	(*IterScanRequest)(nil),         // 17: lightning.plugin.v1.IterScanRequest
+	(*IterChunk)(nil),               // 18: lightning.plugin.v1.IterChunk
+	(*IterCloseRequest)(nil),        // 19: lightning.plugin.v1.IterCloseRequest
+	(*IterCloseResponse)(nil),       // 20: lightning.plugin.v1.IterCloseResponse
+	(*SetDiscardTsRequest)(nil),     // 21: lightning.plugin.v1.SetDiscardTsRequest
+	(*CompactRequest)(nil),          // 22: lightning.plugin.v1.CompactRequest
+	(*StorageStatsResponse)(nil),    // 23: lightning.plugin.v1.StorageStatsResponse
+	nil,                             // 24: lightning.plugin.v1.StorageStatsResponse.MetricsEntry
+	(*Error)(nil),                   // 25: lightning.plugin.v1.Error
+	(*Descriptor)(nil),              // 26: lightning.plugin.v1.Descriptor
 }
 var file_lightning_plugin_v1_storage_proto_depIdxs = []int32{
-	24, // 0: lightning.plugin.v1.OpenStorageResponse.error:type_name -> lightning.plugin.v1.Error
-	25, // 1: lightning.plugin.v1.OpenStorageResponse.desc:type_name -> lightning.plugin.v1.Descriptor
-	24, // 2: lightning.plugin.v1.DescribeStorageResponse.error:type_name -> lightning.plugin.v1.Error
-	25, // 3: lightning.plugin.v1.DescribeStorageResponse.desc:type_name -> lightning.plugin.v1.Descriptor
-	24, // 4: lightning.plugin.v1.ErrorResponse.error:type_name -> lightning.plugin.v1.Error
-	24, // 5: lightning.plugin.v1.TsResponse.error:type_name -> lightning.plugin.v1.Error
-	24, // 6: lightning.plugin.v1.ApplyResponse.error:type_name -> lightning.plugin.v1.Error
-	24, // 7: lightning.plugin.v1.GetResponse.error:type_name -> lightning.plugin.v1.Error
-	24, // 8: lightning.plugin.v1.MultiGetResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 0: lightning.plugin.v1.OpenStorageResponse.error:type_name -> lightning.plugin.v1.Error
+	26, // 1: lightning.plugin.v1.OpenStorageResponse.desc:type_name -> lightning.plugin.v1.Descriptor
+	25, // 2: lightning.plugin.v1.DescribeStorageResponse.error:type_name -> lightning.plugin.v1.Error
+	26, // 3: lightning.plugin.v1.DescribeStorageResponse.desc:type_name -> lightning.plugin.v1.Descriptor
+	25, // 4: lightning.plugin.v1.ErrorResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 5: lightning.plugin.v1.TsResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 6: lightning.plugin.v1.ApplyResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 7: lightning.plugin.v1.GetResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 8: lightning.plugin.v1.MultiGetResponse.error:type_name -> lightning.plugin.v1.Error
 	9,  // 9: lightning.plugin.v1.MultiGetResponse.results:type_name -> lightning.plugin.v1.GetResponse
-	24, // 10: lightning.plugin.v1.NewIteratorResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 10: lightning.plugin.v1.NewIteratorResponse.error:type_name -> lightning.plugin.v1.Error
 	14, // 11: lightning.plugin.v1.IterSeekRequest.limits:type_name -> lightning.plugin.v1.ChunkLimits
 	14, // 12: lightning.plugin.v1.IterNextRequest.limits:type_name -> lightning.plugin.v1.ChunkLimits
-	24, // 13: lightning.plugin.v1.IterChunk.error:type_name -> lightning.plugin.v1.Error
-	24, // 14: lightning.plugin.v1.IterCloseResponse.error:type_name -> lightning.plugin.v1.Error
-	24, // 15: lightning.plugin.v1.StorageStatsResponse.error:type_name -> lightning.plugin.v1.Error
-	23, // 16: lightning.plugin.v1.StorageStatsResponse.metrics:type_name -> lightning.plugin.v1.StorageStatsResponse.MetricsEntry
-	0,  // 17: lightning.plugin.v1.Storage.Open:input_type -> lightning.plugin.v1.OpenStorageRequest
-	2,  // 18: lightning.plugin.v1.Storage.Describe:input_type -> lightning.plugin.v1.StorageHandle
-	6,  // 19: lightning.plugin.v1.Storage.Apply:input_type -> lightning.plugin.v1.ApplyRequest
-	6,  // 20: lightning.plugin.v1.Storage.ApplyStream:input_type -> lightning.plugin.v1.ApplyRequest
-	8,  // 21: lightning.plugin.v1.Storage.Get:input_type -> lightning.plugin.v1.GetRequest
-	10, // 22: lightning.plugin.v1.Storage.MultiGet:input_type -> lightning.plugin.v1.MultiGetRequest
-	12, // 23: lightning.plugin.v1.Storage.NewIterator:input_type -> lightning.plugin.v1.NewIteratorRequest
-	15, // 24: lightning.plugin.v1.Storage.IterSeek:input_type -> lightning.plugin.v1.IterSeekRequest
-	16, // 25: lightning.plugin.v1.Storage.IterNext:input_type -> lightning.plugin.v1.IterNextRequest
-	18, // 26: lightning.plugin.v1.Storage.IterClose:input_type -> lightning.plugin.v1.IterCloseRequest
-	2,  // 27: lightning.plugin.v1.Storage.Flush:input_type -> lightning.plugin.v1.StorageHandle
-	2,  // 28: lightning.plugin.v1.Storage.DurableTs:input_type -> lightning.plugin.v1.StorageHandle
-	20, // 29: lightning.plugin.v1.Storage.SetDiscardTs:input_type -> lightning.plugin.v1.SetDiscardTsRequest
-	21, // 30: lightning.plugin.v1.Storage.Compact:input_type -> lightning.plugin.v1.CompactRequest
-	2,  // 31: lightning.plugin.v1.Storage.Check:input_type -> lightning.plugin.v1.StorageHandle
-	2,  // 32: lightning.plugin.v1.Storage.Stats:input_type -> lightning.plugin.v1.StorageHandle
-	2,  // 33: lightning.plugin.v1.Storage.Close:input_type -> lightning.plugin.v1.StorageHandle
-	1,  // 34: lightning.plugin.v1.Storage.Open:output_type -> lightning.plugin.v1.OpenStorageResponse
-	3,  // 35: lightning.plugin.v1.Storage.Describe:output_type -> lightning.plugin.v1.DescribeStorageResponse
-	7,  // 36: lightning.plugin.v1.Storage.Apply:output_type -> lightning.plugin.v1.ApplyResponse
-	7,  // 37: lightning.plugin.v1.Storage.ApplyStream:output_type -> lightning.plugin.v1.ApplyResponse
-	9,  // 38: lightning.plugin.v1.Storage.Get:output_type -> lightning.plugin.v1.GetResponse
-	11, // 39: lightning.plugin.v1.Storage.MultiGet:output_type -> lightning.plugin.v1.MultiGetResponse
-	13, // 40: lightning.plugin.v1.Storage.NewIterator:output_type -> lightning.plugin.v1.NewIteratorResponse
-	17, // 41: lightning.plugin.v1.Storage.IterSeek:output_type -> lightning.plugin.v1.IterChunk
-	17, // 42: lightning.plugin.v1.Storage.IterNext:output_type -> lightning.plugin.v1.IterChunk
-	19, // 43: lightning.plugin.v1.Storage.IterClose:output_type -> lightning.plugin.v1.IterCloseResponse
-	5,  // 44: lightning.plugin.v1.Storage.Flush:output_type -> lightning.plugin.v1.TsResponse
-	5,  // 45: lightning.plugin.v1.Storage.DurableTs:output_type -> lightning.plugin.v1.TsResponse
-	4,  // 46: lightning.plugin.v1.Storage.SetDiscardTs:output_type -> lightning.plugin.v1.ErrorResponse
-	4,  // 47: lightning.plugin.v1.Storage.Compact:output_type -> lightning.plugin.v1.ErrorResponse
-	4,  // 48: lightning.plugin.v1.Storage.Check:output_type -> lightning.plugin.v1.ErrorResponse
-	22, // 49: lightning.plugin.v1.Storage.Stats:output_type -> lightning.plugin.v1.StorageStatsResponse
-	4,  // 50: lightning.plugin.v1.Storage.Close:output_type -> lightning.plugin.v1.ErrorResponse
-	34, // [34:51] is the sub-list for method output_type
-	17, // [17:34] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 13: lightning.plugin.v1.IterScanRequest.limits:type_name -> lightning.plugin.v1.ChunkLimits
+	25, // 14: lightning.plugin.v1.IterChunk.error:type_name -> lightning.plugin.v1.Error
+	25, // 15: lightning.plugin.v1.IterCloseResponse.error:type_name -> lightning.plugin.v1.Error
+	25, // 16: lightning.plugin.v1.StorageStatsResponse.error:type_name -> lightning.plugin.v1.Error
+	24, // 17: lightning.plugin.v1.StorageStatsResponse.metrics:type_name -> lightning.plugin.v1.StorageStatsResponse.MetricsEntry
+	0,  // 18: lightning.plugin.v1.Storage.Open:input_type -> lightning.plugin.v1.OpenStorageRequest
+	2,  // 19: lightning.plugin.v1.Storage.Describe:input_type -> lightning.plugin.v1.StorageHandle
+	6,  // 20: lightning.plugin.v1.Storage.Apply:input_type -> lightning.plugin.v1.ApplyRequest
+	6,  // 21: lightning.plugin.v1.Storage.ApplyStream:input_type -> lightning.plugin.v1.ApplyRequest
+	8,  // 22: lightning.plugin.v1.Storage.Get:input_type -> lightning.plugin.v1.GetRequest
+	10, // 23: lightning.plugin.v1.Storage.MultiGet:input_type -> lightning.plugin.v1.MultiGetRequest
+	12, // 24: lightning.plugin.v1.Storage.NewIterator:input_type -> lightning.plugin.v1.NewIteratorRequest
+	15, // 25: lightning.plugin.v1.Storage.IterSeek:input_type -> lightning.plugin.v1.IterSeekRequest
+	16, // 26: lightning.plugin.v1.Storage.IterNext:input_type -> lightning.plugin.v1.IterNextRequest
+	17, // 27: lightning.plugin.v1.Storage.IterScan:input_type -> lightning.plugin.v1.IterScanRequest
+	19, // 28: lightning.plugin.v1.Storage.IterClose:input_type -> lightning.plugin.v1.IterCloseRequest
+	2,  // 29: lightning.plugin.v1.Storage.Flush:input_type -> lightning.plugin.v1.StorageHandle
+	2,  // 30: lightning.plugin.v1.Storage.DurableTs:input_type -> lightning.plugin.v1.StorageHandle
+	21, // 31: lightning.plugin.v1.Storage.SetDiscardTs:input_type -> lightning.plugin.v1.SetDiscardTsRequest
+	22, // 32: lightning.plugin.v1.Storage.Compact:input_type -> lightning.plugin.v1.CompactRequest
+	2,  // 33: lightning.plugin.v1.Storage.Check:input_type -> lightning.plugin.v1.StorageHandle
+	2,  // 34: lightning.plugin.v1.Storage.Stats:input_type -> lightning.plugin.v1.StorageHandle
+	2,  // 35: lightning.plugin.v1.Storage.Close:input_type -> lightning.plugin.v1.StorageHandle
+	1,  // 36: lightning.plugin.v1.Storage.Open:output_type -> lightning.plugin.v1.OpenStorageResponse
+	3,  // 37: lightning.plugin.v1.Storage.Describe:output_type -> lightning.plugin.v1.DescribeStorageResponse
+	7,  // 38: lightning.plugin.v1.Storage.Apply:output_type -> lightning.plugin.v1.ApplyResponse
+	7,  // 39: lightning.plugin.v1.Storage.ApplyStream:output_type -> lightning.plugin.v1.ApplyResponse
+	9,  // 40: lightning.plugin.v1.Storage.Get:output_type -> lightning.plugin.v1.GetResponse
+	11, // 41: lightning.plugin.v1.Storage.MultiGet:output_type -> lightning.plugin.v1.MultiGetResponse
+	13, // 42: lightning.plugin.v1.Storage.NewIterator:output_type -> lightning.plugin.v1.NewIteratorResponse
+	18, // 43: lightning.plugin.v1.Storage.IterSeek:output_type -> lightning.plugin.v1.IterChunk
+	18, // 44: lightning.plugin.v1.Storage.IterNext:output_type -> lightning.plugin.v1.IterChunk
+	18, // 45: lightning.plugin.v1.Storage.IterScan:output_type -> lightning.plugin.v1.IterChunk
+	20, // 46: lightning.plugin.v1.Storage.IterClose:output_type -> lightning.plugin.v1.IterCloseResponse
+	5,  // 47: lightning.plugin.v1.Storage.Flush:output_type -> lightning.plugin.v1.TsResponse
+	5,  // 48: lightning.plugin.v1.Storage.DurableTs:output_type -> lightning.plugin.v1.TsResponse
+	4,  // 49: lightning.plugin.v1.Storage.SetDiscardTs:output_type -> lightning.plugin.v1.ErrorResponse
+	4,  // 50: lightning.plugin.v1.Storage.Compact:output_type -> lightning.plugin.v1.ErrorResponse
+	4,  // 51: lightning.plugin.v1.Storage.Check:output_type -> lightning.plugin.v1.ErrorResponse
+	23, // 52: lightning.plugin.v1.Storage.Stats:output_type -> lightning.plugin.v1.StorageStatsResponse
+	4,  // 53: lightning.plugin.v1.Storage.Close:output_type -> lightning.plugin.v1.ErrorResponse
+	36, // [36:54] is the sub-list for method output_type
+	18, // [18:36] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_lightning_plugin_v1_storage_proto_init() }
@@ -1672,7 +1787,7 @@ func file_lightning_plugin_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightning_plugin_v1_storage_proto_rawDesc), len(file_lightning_plugin_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

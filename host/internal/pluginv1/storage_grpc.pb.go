@@ -28,6 +28,7 @@ const (
 	Storage_NewIterator_FullMethodName  = "/lightning.plugin.v1.Storage/NewIterator"
 	Storage_IterSeek_FullMethodName     = "/lightning.plugin.v1.Storage/IterSeek"
 	Storage_IterNext_FullMethodName     = "/lightning.plugin.v1.Storage/IterNext"
+	Storage_IterScan_FullMethodName     = "/lightning.plugin.v1.Storage/IterScan"
 	Storage_IterClose_FullMethodName    = "/lightning.plugin.v1.Storage/IterClose"
 	Storage_Flush_FullMethodName        = "/lightning.plugin.v1.Storage/Flush"
 	Storage_DurableTs_FullMethodName    = "/lightning.plugin.v1.Storage/DurableTs"
@@ -81,6 +82,19 @@ type StorageClient interface {
 	IterSeek(ctx context.Context, in *IterSeekRequest, opts ...grpc.CallOption) (*IterChunk, error)
 	// IterNext returns the next chunk after the resume position.
 	IterNext(ctx context.Context, in *IterNextRequest, opts ...grpc.CallOption) (*IterChunk, error)
+	// IterScan positions an iterator and streams its versions from there,
+	// so that a long scan pays no round trip per chunk. The host's first
+	// message positions the iterator (as IterSeek does) and grants credit;
+	// the plugin sends one chunk per credit, and the host grants more as it
+	// takes chunks, which bounds the read-ahead. The stream ends after the
+	// chunk marked done. Cancelling the stream leaves the iterator open,
+	// standing at or after the last version sent; IterSeek, IterNext (with
+	// its resume key) and IterScan all work on it afterwards. A plugin
+	// without it answers UNIMPLEMENTED, and the host uses IterSeek/IterNext.
+	// Every chunk, here and from IterSeek/IterNext, holds at most the
+	// entries asked for, and its block stops at the first version that
+	// reaches the byte bound; the host refuses any other chunk as corrupt.
+	IterScan(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IterScanRequest, IterChunk], error)
 	IterClose(ctx context.Context, in *IterCloseRequest, opts ...grpc.CallOption) (*IterCloseResponse, error)
 	Flush(ctx context.Context, in *StorageHandle, opts ...grpc.CallOption) (*TsResponse, error)
 	DurableTs(ctx context.Context, in *StorageHandle, opts ...grpc.CallOption) (*TsResponse, error)
@@ -192,6 +206,19 @@ func (c *storageClient) IterNext(ctx context.Context, in *IterNextRequest, opts 
 	}
 	return out, nil
 }
+
+func (c *storageClient) IterScan(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IterScanRequest, IterChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Storage_ServiceDesc.Streams[1], Storage_IterScan_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[IterScanRequest, IterChunk]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_IterScanClient = grpc.BidiStreamingClient[IterScanRequest, IterChunk]
 
 func (c *storageClient) IterClose(ctx context.Context, in *IterCloseRequest, opts ...grpc.CallOption) (*IterCloseResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -316,6 +343,19 @@ type StorageServer interface {
 	IterSeek(context.Context, *IterSeekRequest) (*IterChunk, error)
 	// IterNext returns the next chunk after the resume position.
 	IterNext(context.Context, *IterNextRequest) (*IterChunk, error)
+	// IterScan positions an iterator and streams its versions from there,
+	// so that a long scan pays no round trip per chunk. The host's first
+	// message positions the iterator (as IterSeek does) and grants credit;
+	// the plugin sends one chunk per credit, and the host grants more as it
+	// takes chunks, which bounds the read-ahead. The stream ends after the
+	// chunk marked done. Cancelling the stream leaves the iterator open,
+	// standing at or after the last version sent; IterSeek, IterNext (with
+	// its resume key) and IterScan all work on it afterwards. A plugin
+	// without it answers UNIMPLEMENTED, and the host uses IterSeek/IterNext.
+	// Every chunk, here and from IterSeek/IterNext, holds at most the
+	// entries asked for, and its block stops at the first version that
+	// reaches the byte bound; the host refuses any other chunk as corrupt.
+	IterScan(grpc.BidiStreamingServer[IterScanRequest, IterChunk]) error
 	IterClose(context.Context, *IterCloseRequest) (*IterCloseResponse, error)
 	Flush(context.Context, *StorageHandle) (*TsResponse, error)
 	DurableTs(context.Context, *StorageHandle) (*TsResponse, error)
@@ -361,6 +401,9 @@ func (UnimplementedStorageServer) IterSeek(context.Context, *IterSeekRequest) (*
 }
 func (UnimplementedStorageServer) IterNext(context.Context, *IterNextRequest) (*IterChunk, error) {
 	return nil, status.Error(codes.Unimplemented, "method IterNext not implemented")
+}
+func (UnimplementedStorageServer) IterScan(grpc.BidiStreamingServer[IterScanRequest, IterChunk]) error {
+	return status.Error(codes.Unimplemented, "method IterScan not implemented")
 }
 func (UnimplementedStorageServer) IterClose(context.Context, *IterCloseRequest) (*IterCloseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IterClose not implemented")
@@ -557,6 +600,13 @@ func _Storage_IterNext_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Storage_IterScan_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StorageServer).IterScan(&grpc.GenericServerStream[IterScanRequest, IterChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_IterScanServer = grpc.BidiStreamingServer[IterScanRequest, IterChunk]
 
 func _Storage_IterClose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(IterCloseRequest)
@@ -778,6 +828,12 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ApplyStream",
 			Handler:       _Storage_ApplyStream_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "IterScan",
+			Handler:       _Storage_IterScan_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 	},

@@ -97,6 +97,15 @@ func TestEntriesRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
+		for off, i := 0, 0; i < n; i++ {
+			var e interfaces.Entry
+			size := EntrySize(&entries[i])
+			usual := entries[i].Ts < 1<<21 && len(entries[i].Key) < 1<<14 && len(entries[i].Value) < 1<<14
+			if got := decodeShort(block[off:], &e); usual && got != size {
+				t.Fatalf("entry %d: short path took %d bytes of %d", i, got, size)
+			}
+			off += size
+		}
 		if len(got) != n {
 			t.Fatalf("decoded %d entries, want %d", len(got), n)
 		}
@@ -116,7 +125,8 @@ func TestEntriesRoundTrip(t *testing.T) {
 }
 
 // FuzzDecodeEntries: any block either decodes into exactly count entries
-// that re-encode to the same bytes, or fails with ErrCorrupt.
+// that re-encode to the same bytes (up to over-long varints, which the
+// decoder reads as binary.Uvarint does), or fails with ErrCorrupt.
 func FuzzDecodeEntries(f *testing.F) {
 	var block []byte
 	block = AppendEntry(block, &interfaces.Entry{Key: []byte("a"), Ts: 1, Kind: interfaces.KindSet, Value: []byte("x")})
@@ -141,8 +151,95 @@ func FuzzDecodeEntries(f *testing.F) {
 		for i := range got {
 			re = AppendEntry(re, &got[i])
 		}
-		if !bytes.Equal(re, block) {
-			t.Fatalf("re-encoding differs:\n got  %x\n want %x", re, block)
+		if bytes.Equal(re, block) {
+			return
+		}
+		again, err := DecodeEntries(nil, re, count)
+		if err != nil || len(re) > len(block) || len(again) != len(got) {
+			t.Fatalf("re-encoding %x of %x does not decode the same: %v", re, block, err)
+		}
+		for i := range got {
+			a, g := again[i], got[i]
+			if a.Kind != g.Kind || a.Ts != g.Ts || !bytes.Equal(a.Key, g.Key) || !bytes.Equal(a.Value, g.Value) {
+				t.Fatalf("entry %d re-decodes as %+v, was %+v", i, a, g)
+			}
+		}
+	})
+}
+
+// TestChunkReader: the reader yields the entries of a block one by one,
+// and reports a block that does not hold exactly count entries where it
+// shows: the entries before stay readable.
+func TestChunkReader(t *testing.T) {
+	a := interfaces.Entry{Key: []byte("a"), Ts: 1, Kind: interfaces.KindSet, Value: []byte("x")}
+	b := interfaces.Entry{Key: []byte("b"), Ts: 1 << 30, Kind: interfaces.KindDelete}
+	c := interfaces.Entry{Key: bytes.Repeat([]byte("k"), 200), Ts: 3, Kind: interfaces.KindSet, Value: bytes.Repeat([]byte("v"), 20000)}
+	block := AppendEntry(AppendEntry(AppendEntry(nil, &a), &b), &c)
+	cases := []struct {
+		name  string
+		block []byte
+		count uint32
+		good  int // entries read before the end or the error
+		fails bool
+	}{
+		{"exact", block, 3, 3, false},
+		{"empty", nil, 0, 0, false},
+		{"count short of the block", block, 2, 2, true},
+		{"count beyond the block", block, 4, 3, true},
+		{"truncated", block[:len(block)-1], 3, 2, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var r ChunkReader
+			r.Reset(tc.block, tc.count)
+			var e interfaces.Entry
+			n := 0
+			var err error
+			for {
+				var ok bool
+				ok, err = r.Next(&e)
+				if !ok {
+					break
+				}
+				want := []interfaces.Entry{a, b, c}[n]
+				require.Equal(t, string(want.Key), string(e.Key))
+				require.Equal(t, want.Ts, e.Ts)
+				require.Equal(t, want.Kind, e.Kind)
+				require.Equal(t, string(want.Value), string(e.Value))
+				n++
+			}
+			require.Equal(t, tc.good, n)
+			if tc.fails {
+				require.ErrorIs(t, err, interfaces.ErrCorrupt)
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeShort: the short path of the decoder agrees with the general
+// one on every entry it accepts, and accepts the usual entries.
+func FuzzDecodeShort(f *testing.F) {
+	f.Add(AppendEntry(nil, &interfaces.Entry{Key: []byte("key-000000000001"), Ts: 12345, Kind: interfaces.KindSet, Value: make([]byte, 100)}))
+	f.Add(AppendEntry(nil, &interfaces.Entry{Key: []byte("k"), Ts: 1 << 20, Kind: interfaces.KindDelete}))
+	f.Add(AppendEntry(nil, &interfaces.Entry{Key: []byte{}, Ts: 1 << 40, Kind: interfaces.KindSet, Value: make([]byte, 300)}))
+	f.Add([]byte{2, 1, 1, 'k', 1, 'v'})
+	f.Add([]byte{1, 0x81, 0x00, 0x01, 'k', 0x80, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var short, full interfaces.Entry
+		n := decodeShort(b, &short)
+		m, err := decodeEntryInto(b, &full)
+		if n == 0 {
+			return
+		}
+		if err != nil || n != m {
+			t.Fatalf("short path took %d bytes, general path %d, %v", n, m, err)
+		}
+		if short.Kind != full.Kind || short.Ts != full.Ts || !bytes.Equal(short.Key, full.Key) ||
+			!bytes.Equal(short.Value, full.Value) || (short.Value == nil) != (full.Value == nil) ||
+			(short.Key == nil) != (full.Key == nil) {
+			t.Fatalf("short %+v, general %+v", short, full)
 		}
 	})
 }

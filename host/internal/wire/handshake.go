@@ -1,6 +1,12 @@
 package wire
 
-import "github.com/hashicorp/go-plugin"
+import (
+	"encoding/binary"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/lightningdb/lightning/interfaces"
+)
 
 // ProtocolVersion is the plugin protocol version of package pluginv1. A new
 // major protocol gets a new number and a versioned plugin set beside this
@@ -46,6 +52,13 @@ const (
 	DefaultChunkBytes   = 256 << 10
 	MaxChunkEntries     = 16 << 10
 	MaxChunkBytes       = 4 << 20
+	// MaxEntrySize is the largest block encoding of one version within
+	// the contract's limits (interfaces.MaxKeySize, MaxValueSize): kind,
+	// ts, a 3-byte key length, the key, a 4-byte value length, the value.
+	MaxEntrySize = 1 + binary.MaxVarintLen64 + 3 + interfaces.MaxKeySize + 4 + interfaces.MaxValueSize
+	// chunkOverhead bounds an IterChunk message's fields besides the
+	// block: count, done, the block's length and an error.
+	chunkOverhead = 64 << 10
 	// WindowSize is the HTTP/2 flow-control window both ends grant per
 	// stream and per connection. gRPC's default (64 KiB, grown by probing)
 	// makes a 256 KiB iterator chunk or a 4 MiB Apply block wait for
@@ -57,3 +70,10 @@ const (
 	// one per 16 KiB frame.
 	SocketBufferSize = 1 << 20
 )
+
+// MaxChunkMessage is the largest IterChunk message a plugin that honours
+// a chunk bound of maxBytes sends: a chunk stops at the first version
+// that takes its block to maxBytes, and that version may be as large as
+// MaxEntrySize. The host receives iterator chunks with this limit, so a
+// plugin cannot make it buffer more than that for one chunk.
+func MaxChunkMessage(maxBytes int) int { return maxBytes + MaxEntrySize + chunkOverhead }
