@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/lightningdb/lightning/core"
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/aesgcm"
 	"github.com/lightningdb/lightning/vfs"
 )
 
@@ -148,6 +150,11 @@ func (b *builder) module() fx.Option {
 type builder struct {
 	cfg  *Config
 	opts *options
+
+	// coreOpts are the core's options once coreOptions has made them.
+	coreOnce sync.Once
+	coreOpts core.Options
+	coreErr  error
 
 	mu sync.Mutex
 	// made are the Close functions of what the constructors made, in
@@ -341,7 +348,10 @@ func (b *builder) cache(lc fx.Lifecycle, ps *pluginSet) (interfaces.Cache, error
 	return c, nil
 }
 
-func (b *builder) cipher(lc fx.Lifecycle, ps *pluginSet) (interfaces.Cipher, error) {
+// cipher makes the configured cipher. An in-process one gets the database
+// directory and file system (CipherDeps); a plugin gets the key alone, as
+// the plugin protocol carries nothing else.
+func (b *builder) cipher(lc fx.Lifecycle, ps *pluginSet, logger *slog.Logger) (interfaces.Cipher, error) {
 	cc := b.cfg.Cipher
 	key, err := b.cfg.readKey(cc.Key)
 	if err != nil {
@@ -352,13 +362,15 @@ func (b *builder) cipher(lc fx.Lifecycle, ps *pluginSet) (interfaces.Cipher, err
 	if cc.Path != "" {
 		var p *Plugin
 		if p, err = ps.start("cipher", cc.Part); err == nil {
-			c, err = p.NewCipher(key)
+			if err = b.checkPluginCipher(p); err == nil {
+				c, err = p.NewCipher(key)
+			}
 		}
 	} else {
 		var f CipherFactory
 		if f, err = lookup(ciphers, "cipher", cc.Name); err == nil {
-			// The cipher may keep the slice it is given; key is wiped.
-			c, err = f(append([]byte(nil), key...))
+			// The factory owns its copy; key is wiped here.
+			c, err = f(CipherDeps{Dir: b.dir(), FS: b.fs(), Logger: logger}, bytes.Clone(key))
 		}
 	}
 	if err != nil {
@@ -366,6 +378,24 @@ func (b *builder) cipher(lc fx.Lifecycle, ps *pluginSet) (interfaces.Cipher, err
 	}
 	b.onStop(lc, c.Close)
 	return c, nil
+}
+
+// checkPluginCipher refuses to serve a database that keeps aesgcm's key
+// registry with the aesgcm plugin binary, which makes a registry-less
+// cipher (aesgcm.New) of the key: it cannot open that database's blocks,
+// and the error says why instead of the core's bare key mismatch.
+func (b *builder) checkPluginCipher(p *Plugin) error {
+	d, err := p.part(interfaces.KindCipher)
+	if err != nil || d.Name != aesgcm.Name {
+		return err
+	}
+	path := filepath.Join(b.dir(), aesgcm.RegistryFile)
+	if _, err := b.fs().Stat(path); err != nil {
+		return nil
+	}
+	return fmt.Errorf("%s keeps its data keys in the key registry %s, which the aesgcm plugin binary %s cannot use "+
+		"(the plugin protocol passes it a key, not a directory): configure the in-process cipher (cipher: {name: aesgcm}): %w",
+		b.dir(), path, p.Path(), interfaces.ErrIncompatible)
 }
 
 // engineIn is what the engine's opener takes from the graph.
@@ -413,9 +443,47 @@ func (b *builder) engine(in engineIn) (core.Engine, error) {
 	}}, nil
 }
 
+// coreOptions returns the core's options: the configuration's, adjusted
+// by WithCoreOptions. They are made once, so the functions WithCoreOptions
+// gives run once however many parts ask (the cipher asks for the file
+// system, the core for everything).
+func (b *builder) coreOptions() (core.Options, error) {
+	b.coreOnce.Do(func() {
+		mode, err := b.cfg.syncMode()
+		if err != nil {
+			b.coreErr = err
+			return
+		}
+		b.coreOpts = core.Options{Sync: mode}
+		for _, fn := range b.opts.tune {
+			fn(&b.coreOpts)
+		}
+	})
+	return b.coreOpts, b.coreErr
+}
+
+// dir is the database directory, absolute when the working directory is
+// known.
+func (b *builder) dir() string {
+	dir := b.cfg.path(b.cfg.Dir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return dir
+}
+
+// fs is the file system the core keeps the database on: what
+// WithCoreOptions sets as core.Options.FS, or the operating system's.
+func (b *builder) fs() vfs.FS {
+	if opts, err := b.coreOptions(); err == nil && opts.FS != nil {
+		return opts.FS
+	}
+	return vfs.Default
+}
+
 // coreConfig builds the core's configuration.
 func (b *builder) coreConfig(in codecIn) (core.Config, error) {
-	mode, err := b.cfg.syncMode()
+	opts, err := b.coreOptions()
 	if err != nil {
 		return core.Config{}, err
 	}
@@ -423,13 +491,5 @@ func (b *builder) coreConfig(in codecIn) (core.Config, error) {
 	if err != nil {
 		return core.Config{}, err
 	}
-	opts := core.Options{Sync: mode}
-	for _, fn := range b.opts.tune {
-		fn(&opts)
-	}
-	dir := b.cfg.path(b.cfg.Dir)
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
-	}
-	return core.Config{Dir: dir, Options: opts, Codec: codec.Describe().Name}, nil
+	return core.Config{Dir: b.dir(), Options: opts, Codec: codec.Describe().Name}, nil
 }

@@ -76,13 +76,20 @@ type CacheConfig struct {
 
 // CipherConfig is the encryption at rest. The in-process cipher is
 // "aesgcm" (AES-256-GCM, plugins/aesgcm), whose key is 32 bytes: 64 hex
-// digits in an environment variable, or a file of 32 raw bytes; its plugin
-// binary, cmd/plugins/lightning-aesgcm, makes the same cipher of the same
-// key, so a database moves between the two. docs/OPERATIONS.md covers key
-// setup.
+// digits in an environment variable, or a file of 32 raw bytes. In process
+// the key is the master key of the key registry <dir>/KEYS, exactly as
+// lightning.Open(dir, lightning.WithMasterKey(...)) uses it: data keys
+// rotate, encryptions are counted durably, and `lightning keys` manages
+// the database. The plugin binary, cmd/plugins/lightning-aesgcm, is handed
+// the key alone (the plugin protocol passes no directory), so it keeps no
+// registry: every process seals under a data key of its own, derived from
+// the key and a random key id (aesgcm.New). The two modes do not open each
+// other's databases, and each refuses the other's with ErrIncompatible.
+// docs/OPERATIONS.md covers key setup.
 type CipherConfig struct {
 	Part `yaml:",inline"`
-	// Key is where the key material comes from.
+	// Key is where the key material comes from: the registry's master key
+	// in process, the key data keys are derived from in the plugin.
 	Key KeySource `yaml:"key"`
 }
 

@@ -1,12 +1,17 @@
 package host
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 
+	"github.com/lightningdb/lightning/core"
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/aesgcm"
 	"github.com/lightningdb/lightning/plugins/arc"
@@ -43,8 +48,27 @@ type CacheFactory func(capacity int64) (interfaces.Cache, error)
 // CodecFactory makes an in-process codec.
 type CodecFactory func() (interfaces.Codec, error)
 
-// CipherFactory makes an in-process cipher from key material.
-type CipherFactory func(key []byte) (interfaces.Cipher, error)
+// CipherDeps are what an in-process cipher is made with besides its key:
+// the database it serves, for a cipher that keeps state beside the data
+// (aesgcm keeps its key registry at <Dir>/KEYS).
+type CipherDeps struct {
+	// Dir is the database directory, absolute. It may not exist yet: the
+	// cipher is made before the database opens, and must not create
+	// anything there before its first Seal (a database that then refuses
+	// to open must find its directory untouched).
+	Dir string
+	// FS is the file system the database's files live on (vfs.Default
+	// unless WithCoreOptions sets core.Options.FS).
+	FS vfs.FS
+	// Logger receives the cipher's logs.
+	Logger *slog.Logger
+}
+
+// CipherFactory makes an in-process cipher of key, the key material a
+// configuration's key source holds, for the database deps describe. The
+// factory owns key: it may keep it, and should clear it once it no longer
+// needs it. Close on the cipher is called when the application stops.
+type CipherFactory func(deps CipherDeps, key []byte) (interfaces.Cipher, error)
 
 // The in-process parts this build links in, by name. Adding an in-tree
 // part is one line here; anyone else adds theirs with the Register
@@ -80,18 +104,51 @@ var (
 	}
 )
 
-// newAESGCM makes the in-process aesgcm cipher of the key a
-// configuration's key source holds (32 bytes): aesgcm.New, one data key
-// derived from it, as the plugin binary cmd/plugins/lightning-aesgcm
-// makes, so a database written in process opens out of process and the
-// other way round. aesgcm.New keeps no copy of key, so it is wiped here.
-func newAESGCM(key []byte) (interfaces.Cipher, error) {
+// newAESGCM makes the in-process aesgcm cipher: aesgcm.Open on the key
+// registry <dir>/KEYS, wrapped by the configured key as the master key, so
+// a database a configuration makes is the database lightning.Open(dir,
+// lightning.WithMasterKey(...)) makes: data keys rotate, encryptions are
+// counted durably across restarts, and `lightning keys` manages it. The
+// master key is read from key (32 bytes) once, by aesgcm.Open, and key is
+// wiped afterwards.
+//
+// A database aesgcm encrypted without a registry (the plugin binary
+// cmd/plugins/lightning-aesgcm, whose protocol passes a key and no
+// directory, derives its data keys from the key: aesgcm.New) is refused
+// with ErrIncompatible before its registry is read or anything written.
+func newAESGCM(deps CipherDeps, key []byte) (interfaces.Cipher, error) {
 	defer clear(key)
-	c, err := aesgcm.New(key)
+	path := filepath.Join(deps.Dir, aesgcm.RegistryFile)
+	if err := requireRegistry(deps.FS, deps.Dir, path); err != nil {
+		return nil, err
+	}
+	master := aesgcm.KeyFunc("the configured cipher key", func() ([]byte, error) { return bytes.Clone(key), nil })
+	c, err := aesgcm.Open(aesgcm.Options{FS: deps.FS, Path: path, Master: master, Logger: deps.Logger})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// requireRegistry refuses a database in dir that aesgcm encrypted with no
+// key registry at path: its data keys were derived from the key (the
+// plugin binary's mode), so a registry of new random keys would not open
+// it. A new database, or one whose identity is unreadable (the core
+// reports that), passes.
+func requireRegistry(fsys vfs.FS, dir, path string) error {
+	info, err := core.ReadInfo(fsys, dir)
+	if err != nil || info.Cipher != aesgcm.Name {
+		return nil
+	}
+	_, err = fsys.Stat(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("lightning/host: %s is encrypted by aesgcm but has no key registry %s: it was written without one, "+
+		"with data keys derived from the key (by the lightning-aesgcm plugin binary, or in process by a build before "+
+		"configurations used registries), so open it with the plugin (cipher: {path: .../lightning-aesgcm}) and copy "+
+		"its data into a new database to move it; or its registry was lost: restore %s from a backup: %w",
+		dir, path, aesgcm.RegistryFile, interfaces.ErrIncompatible)
 }
 
 // RegisterEngine adds an in-process engine under name, for configurations

@@ -1,10 +1,6 @@
 package aesgcm
 
 import (
-	"crypto/hkdf"
-	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -16,11 +12,6 @@ const Name = "aesgcm"
 
 // Version is the implementation's version.
 const Version = "1.0.0"
-
-// ErrKeyExhausted is returned by Seal of a cipher made by New once its key
-// has done NISTLimit encryptions in this process: a raw key cannot be
-// rotated, so it must be replaced (use Open, whose data keys rotate).
-var ErrKeyExhausted = errors.New("lightning/aesgcm: the key has done the most encryptions one key may")
 
 // Descriptor is what every Cipher's Describe returns.
 func Descriptor() interfaces.Descriptor {
@@ -42,42 +33,29 @@ type Cipher struct {
 
 var _ interfaces.Cipher = (*Cipher)(nil)
 
-// New returns a cipher of one data key derived from key (KeySize bytes)
-// with HKDF-SHA256, and a key id derived the same way, so ciphers made
-// from equal keys open each other's blocks and others fail with
-// ErrKeyMismatch (or, on a 2^-32 chance of equal ids, ErrDecrypt). It
-// keeps no copy of key.
+// New returns a cipher without a key registry, whose data keys are
+// derived from key (KeySize bytes), for callers that hold one raw key and
+// no directory: the plugin protocol, which hands a cipher key material
+// only, and tests. Databases should use Open, whose registry rotates data
+// keys on a schedule and whose master key rotates online.
 //
-// New serves callers that hold one raw key: the plugin protocol, which
-// hands a cipher key material only, and tests. It cannot rotate, and
-// counts its encryptions only in memory (ErrKeyExhausted past NISTLimit):
-// databases should use Open, whose registry rotates data keys and counts
-// them durably.
-func New(key []byte) (*Cipher, error) {
-	if len(key) != KeySize {
-		return nil, errorf("key of %d bytes, want %d: %w", len(key), KeySize, interfaces.ErrInvalidArgument)
-	}
-	idBytes, err := hkdf.Key(sha256.New, key, nil, "lightning/aesgcm static key id v1", 4)
-	if err != nil {
-		return nil, errorf("derive key id: %w", err)
-	}
-	id := KeyID(binary.LittleEndian.Uint32(idBytes))
-	material, err := hkdf.Key(sha256.New, key, nil, "lightning/aesgcm static data key v1", KeySize)
-	if err != nil {
-		return nil, errorf("derive data key: %w", err)
-	}
-	defer clear(material)
-	aead, err := newAEAD(material)
-	if err != nil {
-		return nil, err
-	}
-	kr := newKeyring()
-	kr.static = true
-	k := &dataKey{id: id, aead: aead}
-	k.reserved.Store(NISTLimit)
-	kr.publish([]*dataKey{k})
-	return &Cipher{kr: kr}, nil
-}
+// Every cipher New makes seals under a data key of its own: New draws a
+// random 32-bit key id from crypto/rand, and the data key is
+// HKDF-SHA256(key, id) (doc.go, # Formats). Its encryptions are counted in
+// memory, and when the key reaches NISTLimit the cipher rolls to a fresh
+// random id instead of failing. So a data key is never used by two
+// processes (or two ciphers) unless they draw the same id, a 2^-32 chance
+// per pair, and none passes NISTLimit seals, however often the process
+// restarts. Open derives the key of whichever id an envelope names (and
+// keeps the last maxStaticKeys it used), so ciphers of equal keys open
+// each other's blocks; a cipher of another key fails with ErrDecrypt, as
+// its derived key does not authenticate the block. Blocks sealed by the
+// first static mode, where every cipher of a key shared one derived key
+// id, still open.
+//
+// The cipher keeps a copy of key, to derive keys, until the last handle's
+// Close zeroes it; the caller may zero key once New returns.
+func New(key []byte) (*Cipher, error) { return newStatic(key, NISTLimit) }
 
 // Open returns a cipher whose data keys live in the key registry at
 // opts.Path, wrapped by the master key opts.Master supplies.
@@ -126,8 +104,9 @@ func (c *Cipher) Seal(dst, plaintext, ad []byte) ([]byte, error) {
 
 // Open appends the plaintext of sealed, authenticated with ad, to dst. A
 // block that fails authentication fails with ErrDecrypt; one sealed with
-// a key this cipher does not hold, with ErrKeyMismatch. On failure dst is
-// returned unchanged.
+// a key this cipher does not hold, with ErrKeyMismatch (a cipher made by
+// New derives every key id's data key, so another key's blocks fail
+// authentication instead). On failure dst is returned unchanged.
 func (c *Cipher) Open(dst, sealed, ad []byte) ([]byte, error) {
 	if c.closed.Load() {
 		return dst, errorf("open: %w", interfaces.ErrClosed)
@@ -135,6 +114,17 @@ func (c *Cipher) Open(dst, sealed, ad []byte) ([]byte, error) {
 	id, err := KeyIDOf(sealed)
 	if err != nil {
 		return dst, err
+	}
+	if c.kr.static != nil {
+		k, cached, err := c.kr.lookupStatic(id)
+		if err != nil {
+			return dst, err
+		}
+		out, err := open(k, dst, sealed, ad)
+		if err == nil && !cached {
+			c.kr.cacheStatic(k)
+		}
+		return out, err
 	}
 	k := c.kr.lookup(id)
 	if k == nil {
@@ -169,7 +159,7 @@ func (c *Cipher) Close() error {
 
 // String describes the cipher without key material.
 func (c *Cipher) String() string {
-	if c.kr.static {
+	if c.kr.static != nil {
 		return fmt.Sprintf("aesgcm(key %d)", c.kr.cur.Load().id)
 	}
 	return fmt.Sprintf("aesgcm(registry %s)", c.kr.path)

@@ -13,9 +13,19 @@
 //		Master: aesgcm.KeyFile("/etc/lightning/master.key"),
 //	})
 //
-// New returns a cipher of one key derived from raw key material, for the
-// plugin protocol (which hands a cipher a key and nothing else) and tests.
-// It cannot rotate and counts encryptions only in memory.
+// New returns a cipher without a registry, for callers that hold a raw
+// key and no directory: the plugin protocol (which hands a cipher a key
+// and nothing else; cmd/plugins/lightning-aesgcm) and tests. Its data keys
+// are derived from the key: each cipher New makes draws a random 32-bit
+// key id and seals under HKDF-SHA256(key, id), counting its encryptions
+// in memory and rolling to a fresh id before a key passes NISTLimit. Since
+// no two processes share an id but by a 2^-32 chance per pair, a key's
+// count never needs to survive a restart. It cannot rotate on a schedule
+// and has no master key to rotate. The two constructors' databases are
+// not interchangeable: a registry cipher refuses New's blocks
+// (ErrKeyMismatch, their ids are not in the registry) and New's ciphers
+// fail to authenticate a registry's (ErrDecrypt); a database's key check
+// reports either as ErrKeyMismatch.
 //
 // # Key hierarchy
 //
@@ -92,16 +102,37 @@
 // one that passes the CRC but not authentication was wrapped by another
 // master key: interfaces.ErrKeyMismatch.
 //
+// A cipher made by New has no registry. Its envelopes are the ones above;
+// the key id is drawn from crypto/rand (4 bytes, little-endian) when New
+// runs and again whenever the key reaches NISTLimit seals, never one the
+// cipher has sealed under, one it holds for Open, nor the legacy id
+// below. The data key of id is
+//
+//	data key = HKDF-SHA256(secret = key given to New, salt = none (the
+//	                       RFC 5869 default: 32 zero bytes),
+//	                       info = "lightning/aesgcm static data key v2" (35 bytes)
+//	                              || id, uint32 LE (4 bytes))[0:32]
+//
+// Open derives the key of whatever id an envelope names; the first static
+// mode sealed every block of a key under one id, legacy id =
+// HKDF-SHA256(key, no salt, info "lightning/aesgcm static key id v1")[0:4]
+// read as uint32 LE, with data key HKDF-SHA256(key, no salt, info
+// "lightning/aesgcm static data key v1")[0:32]; such blocks still open,
+// and nothing seals under that id any more.
+//
 // # Concurrency and lifetimes
 //
 // A Cipher is safe for concurrent use. Seal's fast path is lock-free; a
 // reservation or rotation holds the keyring's mutex while it writes the
-// registry (once per ReserveChunk Seals). One registry file must have one
-// writer: a database holds its directory lock, and `lightning keys`
-// refuses a database another process has open. Share gives another
-// handle on the same keys; the last Close zeroes the key material this
-// package holds. Go's AES key schedules cannot be reached to zero them;
-// a keyring dropped without Close is zeroed when the garbage collector
-// finds it (runtime.AddCleanup). Key material is never logged. This
-// package never imports math/rand (internal/lint checks it).
+// registry (once per ReserveChunk Seals). A cipher made by New holds it
+// to roll to a new key (once per NISTLimit Seals) and to derive a key Open
+// has not met yet; it keeps the 256 keys it met last. One registry file
+// must have one writer: a database holds its directory lock, and
+// `lightning keys` refuses a database another process has open. Share
+// gives another handle on the same keys; the last Close zeroes the key
+// material this package holds (for New's ciphers, the copy of the key
+// they derive from). Go's AES key schedules cannot be reached to zero
+// them; a keyring dropped without Close is zeroed when the garbage
+// collector finds it (runtime.AddCleanup). Key material is never logged.
+// This package never imports math/rand (internal/lint checks it).
 package aesgcm

@@ -33,8 +33,8 @@ const (
 )
 
 // KeyID names a data key in its registry. Registry keys are numbered from
-// 1 in order of creation and never reused; a cipher made by New from a
-// raw key has one id derived from the key.
+// 1 in order of creation and never reused; a cipher made by New draws
+// random ids, each naming a data key derived from its key.
 type KeyID uint32
 
 // KeyIDOf returns the id of the key that sealed an envelope, without

@@ -28,7 +28,7 @@ type dataKey struct {
 	// keyring.mu.
 	created, retired int64
 	// material is the key, kept to rewrite the registry; nil for a cipher
-	// made by New. Guarded by keyring.mu; zeroed by Close and Prune.
+	// made by New, whose keys are derived again when needed. Guarded by keyring.mu; zeroed by Close and Prune.
 	material *[KeySize]byte
 	// reserved is the number of Seals the key may run.
 	// INVARIANT: reserved <= Options.MaxEncryptionsPerKey, and the registry
@@ -91,8 +91,9 @@ func (s *secrets) wipe() {
 
 // keyring is the state every handle (Cipher) of one key set shares.
 type keyring struct {
-	// static marks a keyring made by New: one key, no registry.
-	static bool
+	// static is set in a keyring made by New: no registry, data keys
+	// derived from one key (static.go); nil for Open's.
+	static *staticState
 	fsys   vfs.FS
 	path   string
 	// opts are the defaulted options, without the key providers.
@@ -337,7 +338,8 @@ func (kr *keyring) publish(keys []*dataKey) {
 	kr.cur.Store(keys[len(keys)-1])
 }
 
-// lookup returns the key named id, or nil.
+// lookup returns the registry key named id, or nil (a static keyring
+// looks its keys up in staticState).
 func (kr *keyring) lookup(id KeyID) *dataKey { return kr.set.Load().byID[id] }
 
 // take returns the current key with one encryption reserved for the
@@ -378,8 +380,11 @@ func (kr *keyring) advance(k *dataKey) error {
 	if !due && used <= reserved {
 		return nil
 	}
-	if kr.static {
-		return errorf("key %d has done %d encryptions: %w", k.id, reserved, ErrKeyExhausted)
+	if kr.static != nil {
+		// No registry to count in: the key this keyring alone has used
+		// is done, and a fresh one takes over.
+		_, err := kr.rollLocked()
+		return err
 	}
 	limit := kr.opts.MaxEncryptionsPerKey
 	if !due && used < limit {
@@ -495,7 +500,7 @@ func (kr *keyring) armTimerLocked() {
 		kr.timer.Stop()
 		kr.timer = nil
 	}
-	if kr.static || kr.opts.RotateEvery < 0 {
+	if kr.static != nil || kr.opts.RotateEvery < 0 {
 		return
 	}
 	age := time.Duration(kr.opts.Now().UnixNano() - kr.cur.Load().created)

@@ -91,7 +91,7 @@ func (c *Cipher) registryOp(op string) (*keyring, error) {
 		return nil, errorf("%s: %w", op, interfaces.ErrClosed)
 	}
 	kr := c.kr
-	if kr.static {
+	if kr.static != nil {
 		return nil, errorf("%s: a cipher made by New has no key registry: %w", op, interfaces.ErrUnsupported)
 	}
 	kr.mu.Lock()
@@ -178,8 +178,15 @@ func (c *Cipher) KeysInUse(fsys vfs.FS, dirs ...string) ([]KeyID, error) {
 		return nil, errorf("keys in use: %w", interfaces.ErrClosed)
 	}
 	want := map[KeyID]bool{}
-	for id := range c.kr.set.Load().byID {
-		want[id] = true
+	if st := c.kr.static; st != nil {
+		st.keys.Range(func(id, _ any) bool {
+			want[id.(KeyID)] = true
+			return true
+		})
+	} else {
+		for id := range c.kr.set.Load().byID {
+			want[id] = true
+		}
 	}
 	found, err := c.scan(fsys, dirs, want)
 	if err != nil {
@@ -195,7 +202,7 @@ func (c *Cipher) KeysInUse(fsys vfs.FS, dirs ...string) ([]KeyID, error) {
 
 func (c *Cipher) scan(fsys vfs.FS, dirs []string, want map[KeyID]bool) (map[KeyID]bool, error) {
 	skip := map[string]bool{}
-	if !c.kr.static {
+	if c.kr.static == nil {
 		skip[filepath.Clean(c.kr.path)] = true
 		skip[filepath.Clean(c.kr.path+".tmp")] = true
 	}

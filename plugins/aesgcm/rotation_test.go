@@ -605,21 +605,16 @@ func TestNewHasNoRegistry(t *testing.T) {
 	require.ErrorIs(t, err, interfaces.ErrUnsupported)
 	require.Contains(t, c.String(), "aesgcm(key ")
 
-	// Equal keys interoperate; the key id is derived from the key.
+	// Equal keys interoperate, each under a key id of its own (static_test.go
+	// has the rest).
 	d, err := aesgcm.New(testKey(1))
 	require.NoError(t, err)
 	defer d.Close()
 	s := sealSample(t, c, 1)
 	requireOpens(t, d, s)
-	id, err := aesgcm.KeyIDOf(s.sealed)
-	require.NoError(t, err)
 	e, err := aesgcm.New(testKey(2))
 	require.NoError(t, err)
 	defer e.Close()
-	s2 := sealSample(t, e, 1)
-	id2, err := aesgcm.KeyIDOf(s2.sealed)
-	require.NoError(t, err)
-	require.NotEqual(t, id, id2)
 	_, err = e.Open(nil, s.sealed, s.ad)
-	require.ErrorIs(t, err, interfaces.ErrKeyMismatch)
+	require.ErrorIs(t, err, interfaces.ErrDecrypt)
 }

@@ -1,8 +1,10 @@
 // Command lightning-aesgcm serves AES-256-GCM (plugins/aesgcm) as a
 // Lightning cipher plugin: the host hands it the 32-byte key its
 // configuration's key source holds, and the plugin makes a cipher of that
-// key (aesgcm.New: one data key derived from it, no key registry, since
-// the plugin protocol passes key material and nothing else).
+// key with aesgcm.New: the plugin protocol passes key material and nothing
+// else, so there is no key registry; each plugin process seals under a
+// data key derived from the key and a random key id of its own, rolling to
+// a fresh id before 2^32 seals, and opens blocks under any id.
 package main
 
 import (
