@@ -423,7 +423,7 @@ func (kr *keyring) persistLocked(recs []keyRecord, kek *[KeySize]byte, salt [16]
 		if _, err := kr.fsys.Stat(kr.path); err == nil {
 			return errorf("%s appeared after this cipher started a new registry; reopen: %w", kr.path, interfaces.ErrKeyMismatch)
 		}
-		if err := ensureDir(kr.fsys, filepath.Dir(kr.path)); err != nil {
+		if err := vfs.MkdirAllDurable(kr.fsys, filepath.Dir(kr.path)); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"path/filepath"
 
 	"github.com/lightningdb/lightning/interfaces"
@@ -311,25 +310,6 @@ func writeRegistryFile(fsys vfs.FS, path string, data []byte) error {
 	}
 	if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("lightning/aesgcm: sync directory of %s: %w", path, err)
-	}
-	return nil
-}
-
-// ensureDir creates the registry's directory when it is missing, durably
-// (its parent is synced), before the first write.
-func ensureDir(fsys vfs.FS, dir string) error {
-	if _, err := fsys.Stat(dir); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("lightning/aesgcm: stat %s: %w", dir, err)
-	}
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("lightning/aesgcm: create %s: %w", dir, err)
-	}
-	if parent := filepath.Dir(dir); parent != dir {
-		if err := fsys.SyncDir(parent); err != nil {
-			return fmt.Errorf("lightning/aesgcm: sync %s: %w", parent, err)
-		}
 	}
 	return nil
 }

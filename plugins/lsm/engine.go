@@ -166,7 +166,7 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		Cache:          deps.Cache,
 		CacheNamespace: rand.Uint64(),
 	})
-	if err := makeDir(e.fs, e.dir); err != nil {
+	if err := vfs.MkdirAllDurable(e.fs, e.dir); err != nil {
 		return nil, err
 	}
 	lock, err := e.fs.Lock(filepath.Join(e.dir, lockName))
@@ -187,36 +187,6 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		go e.compactionLoop()
 	}
 	return e, nil
-}
-
-// makeDir creates dir and makes the new directory entries durable: a
-// directory whose own entry is lost in a crash takes every file in it
-// along.
-func makeDir(fsys vfs.FS, dir string) error {
-	var created []string
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if _, err := fsys.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("lightning/lsm: stat %s: %w", d, err)
-		}
-		created = append(created, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if len(created) == 0 {
-		return nil
-	}
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("lightning/lsm: create %s: %w", dir, err)
-	}
-	for _, d := range created {
-		if err := fsys.SyncDir(filepath.Dir(d)); err != nil {
-			return fmt.Errorf("lightning/lsm: sync %s: %w", filepath.Dir(d), err)
-		}
-	}
-	return nil
 }
 
 // recoverState rebuilds the engine's state from the directory, then starts a

@@ -129,7 +129,7 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		codecs:   codecs,
 		log:      deps.Logger.With("engine", Name, "dir", opts.Dir),
 	}
-	if err := e.makeDir(); err != nil {
+	if err := vfs.MkdirAllDurable(e.fs, e.dir); err != nil {
 		return nil, err
 	}
 	lock, err := e.fs.Lock(filepath.Join(e.dir, LockName))
@@ -144,36 +144,6 @@ func New(opts Options, deps Deps) (*Engine, error) {
 	st := e.cur.Load()
 	e.log.Debug("opened", "versions", st.count, "durable_ts", e.durableTs.Load(), "discard_ts", e.discardTs.Load())
 	return e, nil
-}
-
-// makeDir creates Dir and makes the new directory entries durable: a
-// directory whose own entry is lost in a crash takes every snapshot in it
-// along.
-func (e *Engine) makeDir() error {
-	var created []string
-	for d := filepath.Clean(e.dir); ; d = filepath.Dir(d) {
-		if _, err := e.fs.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("lightning/memory: stat %s: %w", d, err)
-		}
-		created = append(created, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if len(created) == 0 {
-		return nil
-	}
-	if err := e.fs.MkdirAll(e.dir, 0o755); err != nil {
-		return fmt.Errorf("lightning/memory: create %s: %w", e.dir, err)
-	}
-	for _, d := range created {
-		if err := e.fs.SyncDir(filepath.Dir(d)); err != nil {
-			return fmt.Errorf("lightning/memory: sync %s: %w", filepath.Dir(d), err)
-		}
-	}
-	return nil
 }
 
 // load reads the snapshot, if there is one, into the tree.

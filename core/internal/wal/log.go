@@ -1,9 +1,7 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -172,7 +170,7 @@ func Open(opts Options) (*Log, error) {
 	if l.cipher != nil {
 		l.overhead = l.cipher.Overhead()
 	}
-	if err := ensureDir(l.fs, opts.Dir); err != nil {
+	if err := vfs.MkdirAllDurable(l.fs, opts.Dir); err != nil {
 		return nil, err
 	}
 	l.listed, err = listSegments(l.fs, opts.Dir)
@@ -184,7 +182,7 @@ func Open(opts Options) (*Log, error) {
 		maxNum = l.listed[n-1]
 	}
 	if opts.ArchiveDir != "" {
-		if err := ensureDir(l.fs, opts.ArchiveDir); err != nil {
+		if err := vfs.MkdirAllDurable(l.fs, opts.ArchiveDir); err != nil {
 			return nil, err
 		}
 		archived, err := listSegments(l.fs, opts.ArchiveDir)
@@ -199,40 +197,6 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.nextNum = maxNum + 1
 	return l, nil
-}
-
-// ensureDir creates dir and its missing parents, and syncs the parent of
-// each directory it created, so the directory survives a crash.
-func ensureDir(fsys vfs.FS, dir string) error {
-	var missing []string
-	for p := filepath.Clean(dir); ; {
-		_, err := fsys.Stat(p)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("lightning/wal: stat %s: %w", p, err)
-		}
-		missing = append(missing, p)
-		parent := filepath.Dir(p)
-		if parent == p {
-			break
-		}
-		p = parent
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("lightning/wal: create %s: %w", dir, err)
-	}
-	// Deepest first: each directory's entry is made durable in its parent.
-	for _, p := range missing {
-		if err := fsys.SyncDir(filepath.Dir(p)); err != nil {
-			return fmt.Errorf("lightning/wal: sync directory %s: %w", filepath.Dir(p), err)
-		}
-	}
-	return nil
 }
 
 // listSegments returns the numbers of the segment files in dir, in order.
