@@ -1,6 +1,9 @@
 package interfaces
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Limits shared by every part. The core rejects larger keys and values with
 // ErrInvalidArgument before they reach a part, so a part may rely on them;
@@ -37,6 +40,33 @@ type Entry struct {
 	// Value is the value of a KindSet version (nil and empty are the same
 	// value); ignored for KindDelete.
 	Value []byte
+}
+
+// ValidateEntry checks entries[i] against Apply's preconditions that one
+// entry and its predecessor decide: a ts above 0, a known kind, a key of
+// at most MaxKeySize bytes, a KindSet value of at most MaxValueSize bytes,
+// and a ts not below entries[i-1]'s. It returns nil, or an error matching
+// ErrInvalidArgument that names the entry and the reason, for the engine
+// to wrap. (Duplicate (key, ts) pairs and a ts at or below the applied ts
+// are the engine's to check: they need its state.)
+func ValidateEntry(entries []Entry, i int) error {
+	en := &entries[i]
+	var why string
+	switch {
+	case en.Ts == 0:
+		why = "ts 0"
+	case en.Kind != KindSet && en.Kind != KindDelete:
+		why = fmt.Sprintf("unknown kind %d", en.Kind)
+	case len(en.Key) > MaxKeySize:
+		why = fmt.Sprintf("key of %d bytes", len(en.Key))
+	case en.Kind == KindSet && len(en.Value) > MaxValueSize:
+		why = fmt.Sprintf("value of %d bytes", len(en.Value))
+	case i > 0 && en.Ts < entries[i-1].Ts:
+		why = fmt.Sprintf("ts %d after ts %d", en.Ts, entries[i-1].Ts)
+	default:
+		return nil
+	}
+	return fmt.Errorf("entry %d: %s: %w", i, why, ErrInvalidArgument)
 }
 
 // KeyRange is the half-open range of user keys [Start, End). A nil Start is

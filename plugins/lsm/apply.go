@@ -88,23 +88,12 @@ func validateBatch(entries []interfaces.Entry) (int, error) {
 	need, group := 0, 0
 	for i := range entries {
 		en := &entries[i]
-		var why string
-		switch {
-		case en.Ts == 0:
-			why = "ts 0"
-		case en.Ts > base.MaxTs:
-			why = fmt.Sprintf("ts %d above the largest the engine stores (%d)", en.Ts, base.MaxTs)
-		case en.Kind != interfaces.KindSet && en.Kind != interfaces.KindDelete:
-			why = fmt.Sprintf("unknown kind %d", en.Kind)
-		case len(en.Key) > interfaces.MaxKeySize:
-			why = fmt.Sprintf("key of %d bytes", len(en.Key))
-		case en.Kind == interfaces.KindSet && len(en.Value) > interfaces.MaxValueSize:
-			why = fmt.Sprintf("value of %d bytes", len(en.Value))
-		case i > 0 && en.Ts < entries[i-1].Ts:
-			why = fmt.Sprintf("ts %d after ts %d", en.Ts, entries[i-1].Ts)
+		if err := interfaces.ValidateEntry(entries, i); err != nil {
+			return 0, fmt.Errorf("lightning/lsm: apply: %w", err)
 		}
-		if why != "" {
-			return 0, fmt.Errorf("lightning/lsm: apply: entry %d: %s: %w", i, why, interfaces.ErrInvalidArgument)
+		if en.Ts > base.MaxTs {
+			return 0, fmt.Errorf("lightning/lsm: apply: entry %d: ts %d above the largest the engine stores (%d): %w",
+				i, en.Ts, base.MaxTs, interfaces.ErrInvalidArgument)
 		}
 		sz := entrySize(en)
 		need += sz

@@ -241,8 +241,8 @@ func (e *Engine) Apply(entries []interfaces.Entry) error {
 		return nil
 	}
 	for i := range entries {
-		if err := validateEntry(&entries[i], i, entries); err != nil {
-			return err
+		if err := interfaces.ValidateEntry(entries, i); err != nil {
+			return fmt.Errorf("lightning/memory: apply: %w", err)
 		}
 	}
 	e.writeMu.Lock()
@@ -267,26 +267,6 @@ func (e *Engine) Apply(entries []interfaces.Entry) error {
 	}
 	e.cur.Store(&state{root: w.root, count: w.count, bytes: w.bytes, appliedTs: entries[len(entries)-1].Ts})
 	return nil
-}
-
-// validateEntry checks entries[i] against the limits and the ts order.
-func validateEntry(en *interfaces.Entry, i int, entries []interfaces.Entry) error {
-	var why string
-	switch {
-	case en.Ts == 0:
-		why = "ts 0"
-	case en.Kind != interfaces.KindSet && en.Kind != interfaces.KindDelete:
-		why = fmt.Sprintf("unknown kind %d", en.Kind)
-	case len(en.Key) > interfaces.MaxKeySize:
-		why = fmt.Sprintf("key of %d bytes", len(en.Key))
-	case en.Kind == interfaces.KindSet && len(en.Value) > interfaces.MaxValueSize:
-		why = fmt.Sprintf("value of %d bytes", len(en.Value))
-	case i > 0 && en.Ts < entries[i-1].Ts:
-		why = fmt.Sprintf("ts %d after ts %d", en.Ts, entries[i-1].Ts)
-	default:
-		return nil
-	}
-	return fmt.Errorf("lightning/memory: apply: entry %d: %s: %w", i, why, interfaces.ErrInvalidArgument)
 }
 
 // Get returns a copy of the value of key's newest version with ts <=
