@@ -1,8 +1,10 @@
 package lsm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lightningdb/lightning/interfaces"
@@ -117,7 +119,12 @@ func (e *Engine) insertLocked(entries []interfaces.Entry, need int) error {
 		}
 	}
 	m := e.mutable
-	for i := range entries {
+	order := e.insertOrder(entries)
+	for j := range entries {
+		i := j
+		if order != nil {
+			i = int(order[j])
+		}
 		en := &entries[i]
 		var value []byte
 		if en.Kind == interfaces.KindSet {
@@ -140,6 +147,58 @@ func (e *Engine) insertLocked(entries []interfaces.Entry, need int) error {
 	}
 	m.maxTs.Store(entries[len(entries)-1].Ts)
 	return nil
+}
+
+// sortedInsertMin is the batch size from which entries go into the
+// memtable in key order: a skiplist insert whose predecessor was a nearby
+// key finds its path in cache, which pays for the sort many times over
+// for batches of random keys.
+const sortedInsertMin = 32
+
+// insertOrder returns the order in which to insert entries — indexes in
+// internal-key order (user key ascending, then ts descending) — or nil for
+// the order given, for a small batch or one already sorted. The slice is
+// the engine's, reused by the next call; writeMu is held.
+func (e *Engine) insertOrder(entries []interfaces.Entry) []int32 {
+	if len(entries) < sortedInsertMin {
+		return nil
+	}
+	cmp := func(a, b *interfaces.Entry) int {
+		if c := bytes.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmpTsDesc(a.Ts, b.Ts)
+	}
+	sorted := true
+	for i := 1; i < len(entries) && sorted; i++ {
+		sorted = cmp(&entries[i-1], &entries[i]) < 0
+	}
+	if sorted {
+		return nil
+	}
+	order := e.order[:0]
+	for i := range entries {
+		order = append(order, int32(i))
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp(&entries[a], &entries[b]) })
+	if cap(order) <= maxKeptOrder {
+		e.order = order
+	}
+	return order
+}
+
+// maxKeptOrder bounds the order slice the engine keeps between batches.
+const maxKeptOrder = 1 << 16
+
+// cmpTsDesc orders ts values descending, as internal keys order versions.
+func cmpTsDesc(a, b uint64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
 }
 
 // rotateLocked replaces the mutable memtable by a fresh one with room for

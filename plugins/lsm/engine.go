@@ -61,6 +61,8 @@ type Engine struct {
 	// nextMemSize is the arena size of the next ordinary memtable, doubling
 	// up to MemtableSize. Guarded by writeMu.
 	nextMemSize int
+	// order is insertOrder's reusable slice. Guarded by writeMu.
+	order []int32
 
 	// mu guards the fields below and the compacting flags of tables. cond
 	// is broadcast on every change a waiter may care about: a flush or

@@ -589,3 +589,40 @@ func TestAllocs(t *testing.T) {
 		require.NoError(t, it.Close())
 	}
 }
+
+// TestApplySortsLargeBatches applies a batch large enough to go into the
+// memtable in key order, holding several versions of some keys at
+// different ts: every version must read back at its own ts, and a
+// duplicate (key, ts) deep in such a batch is named by its index.
+func TestApplySortsLargeBatches(t *testing.T) {
+	e := openTest(t, vfs.NewMem(), modelOptions(), Deps{})
+	defer e.Close()
+	var batch []interfaces.Entry
+	for ts := uint64(1); ts <= 4; ts++ {
+		for i := 0; i < 50; i++ {
+			// Descending keys within each ts, so the batch is not sorted.
+			k := fmt.Sprintf("key-%03d", 49-i)
+			batch = append(batch, set(k, ts, fmt.Sprintf("%s@%d", k, ts)))
+		}
+	}
+	require.GreaterOrEqual(t, len(batch), sortedInsertMin)
+	require.NoError(t, e.Apply(batch))
+	for ts := uint64(1); ts <= 4; ts++ {
+		for i := 0; i < 50; i++ {
+			k := fmt.Sprintf("key-%03d", i)
+			v, gotTs, err := e.Get([]byte(k), ts)
+			require.NoError(t, err)
+			require.Equal(t, ts, gotTs)
+			require.Equal(t, fmt.Sprintf("%s@%d", k, ts), string(v))
+		}
+	}
+
+	dup := make([]interfaces.Entry, 0, 60)
+	for i := 0; i < 60; i++ {
+		dup = append(dup, set(fmt.Sprintf("d-%03d", 59-i), 10, "v"))
+	}
+	dup[45] = set("d-003", 10, "again") // the same (key, ts) as dup[56]
+	err := e.Apply(dup)
+	require.ErrorIs(t, err, interfaces.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "d-003")
+}

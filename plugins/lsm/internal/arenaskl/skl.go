@@ -224,17 +224,36 @@ func (l *Skiplist) afterSplice(k *searchKey) bool {
 	return s.next == headOffset || a.compare(k, a.node(s.next)) < 0
 }
 
-// findSplice searches from the top for where key goes, recording at every
-// level the last node before key and its successor in spl. It returns true
-// when key is in the list. Either way it completes every level, because a
-// partly updated spl would break the nesting that afterSplice relies on.
+// findSplice finds where key goes, recording at every level the last node
+// before key and its successor in spl. It returns true when key is in the
+// list.
+//
+// It starts from the lowest level whose cached splice brackets key (the
+// cached splices are adjacent pairs that nest, level by level), so keys
+// added in ascending order with gaps between them — a sorted batch of
+// random keys — search a few levels near the previous insert, whose nodes
+// are in cache, rather than from the top. Levels above the starting one
+// keep their splices, which still bracket key; the levels below are all
+// recomputed, because a partly updated spl would break the nesting that
+// afterSplice relies on.
 func (l *Skiplist) findSplice(k *searchKey) (found bool) {
 	a := &l.arena
-	prev := uint32(headOffset)
+	height := int(l.height.Load())
+	top, prev := height-1, uint32(headOffset)
 	// known is a node already compared and found greater than key: meeting
 	// it again at a lower level ends that level without a comparison.
 	known := uint32(headOffset)
-	for i := int(l.height.Load()) - 1; i >= 0; i-- {
+	for i := 0; i < height; i++ {
+		s := l.spl[i]
+		if s.prev != headOffset && a.compare(k, a.node(s.prev)) <= 0 {
+			continue
+		}
+		if s.next == headOffset || a.compare(k, a.node(s.next)) < 0 {
+			top, prev, known = i, s.prev, s.next
+			break
+		}
+	}
+	for i := top; i >= 0; i-- {
 		next := a.node(prev).next(i)
 		for next != headOffset && next != known {
 			n := a.node(next)

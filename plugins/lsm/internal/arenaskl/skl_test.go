@@ -591,3 +591,38 @@ func TestZeroAllocations(t *testing.T) {
 	})
 	require.Zero(t, allocs, "iterator")
 }
+
+// TestSortedRuns adds random keys in sorted runs with gaps between them,
+// as the engine adds a sorted batch: each insert starts from the lowest
+// cached splice that brackets it, and a run's first key lands before the
+// last run's splices. The list must hold exactly the keys, in order, with
+// duplicates refused.
+func TestSortedRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	l := New(8 << 20)
+	model := map[string]bool{}
+	for run := 0; run < 200; run++ {
+		batch := make([]string, 100)
+		for i := range batch {
+			batch[i] = fmt.Sprintf("%08x", rng.Uint32()%50000)
+		}
+		slices.Sort(batch)
+		for _, k := range batch {
+			err := l.Add(ikey(k, 1), []byte(k))
+			if model[k] {
+				require.ErrorIs(t, err, ErrRecordExists, k)
+				continue
+			}
+			require.NoError(t, err, k)
+			model[k] = true
+		}
+	}
+	want := make([]string, 0, len(model))
+	for k := range model {
+		want = append(want, k+"#1")
+	}
+	slices.Sort(want)
+	require.Equal(t, want, collect(t, l))
+	require.Equal(t, want, collectReverse(t, l))
+	require.NoError(t, l.Check())
+}
