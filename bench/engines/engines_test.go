@@ -30,6 +30,15 @@ func TestRegistryListsEveryPeer(t *testing.T) {
 		require.True(t, e.Default, name)
 		require.NotEmpty(t, e.Settings, name)
 	}
+	// Every engine and option set this tree ships is available,
+	// encryption included.
+	for _, eng := range []string{"lsm", "btree", "memory"} {
+		for _, suffix := range []string{"", "-none", "-lz4", "-zstd", "-aes"} {
+			e, ok := reg.Lookup("lightning-" + eng + suffix)
+			require.True(t, ok, eng+suffix)
+			require.Empty(t, e.Unavailable, eng+suffix)
+		}
+	}
 	// Every Lightning entry either opens or says why it cannot.
 	for _, e := range Lightning() {
 		require.Equal(t, "lightning", e.Family)
