@@ -21,6 +21,9 @@ func TestCorruptWALRecord(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		require.NoError(t, db.Put(key(i), []byte(fmt.Sprintf("value-%d", i))))
 	}
+	// A crash, not a Close: Close flushes the engine and releases the log.
+	live := fs
+	fs = live.CrashClone(vfs.CrashOptions{KeepUnsynced: 1})
 	require.NoError(t, db.Close())
 
 	walDir := filepath.Join(testDir, "wal")

@@ -208,10 +208,10 @@ func (db *DB) abandon() {
 	_ = db.lock.Close()
 }
 
-// Close stops background work, waits for commits in flight, closes the WAL
-// (synced) and the engine, and releases the directory. Every later call
-// returns ErrClosed. Close does not flush the engine: the WAL holds what the
-// engine has not made durable, and the next Open replays it.
+// Close stops background work, waits for commits in flight, flushes the
+// engine and releases the WAL behind it, closes the WAL (synced) and the
+// engine, and releases the directory. Every later call returns ErrClosed.
+// A fail-stopped DB is not flushed: the next Open recovers from the WAL.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { db.closeErr = db.close() })
 	return db.closeErr
@@ -237,6 +237,15 @@ func (db *DB) close() error {
 	db.notifyVisibleAll()
 
 	var errs []error
+	// Flush the engine and release the log behind it, so the directory a
+	// closed database leaves holds its data once and the next Open has
+	// nothing to replay. A fail-stopped DB skips it: what reached the
+	// disk is unknown, and recovery from the log is the way back.
+	if db.failed.Load() == nil {
+		if err := db.flushEngine(); err != nil && !errors.Is(err, interfaces.ErrUnsupported) {
+			errs = append(errs, fmt.Errorf("core: flush at close: %w", err))
+		}
+	}
 	if err := db.log.Close(); err != nil && db.failed.Load() == nil {
 		errs = append(errs, fmt.Errorf("core: close WAL: %w", err))
 	}

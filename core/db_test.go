@@ -468,3 +468,39 @@ func TestCompactReleasesTheLog(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+func TestCloseFlushesAndReleasesTheLog(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts func(vfs.FS) core.Options
+	}{{"memory", memOptions}, {"lsm", lsmOptions}} {
+		t.Run(c.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			db, err := core.Open(testDir, c.opts(fs))
+			require.NoError(t, err)
+			for i := 0; i < 100; i++ {
+				require.NoError(t, db.Put(key(i), make([]byte, 1000)))
+			}
+			require.NoError(t, db.Close())
+			// Only the fresh, empty active segment is left of the log.
+			names, err := fs.List(testDir + "/wal")
+			require.NoError(t, err)
+			require.Len(t, names, 1)
+			f, err := fs.Open(testDir + "/wal/" + names[0])
+			require.NoError(t, err)
+			size, err := f.Size()
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			require.Less(t, size, int64(1000), "no record of the 100 commits is left in the log")
+
+			db, err = core.Open(testDir, c.opts(fs))
+			require.NoError(t, err)
+			defer db.Close()
+			require.Zero(t, db.Stats().RecoveredCommits, "nothing to replay")
+			for i := 0; i < 100; i++ {
+				_, err := db.Get(key(i))
+				require.NoError(t, err)
+			}
+		})
+	}
+}
