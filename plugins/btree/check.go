@@ -296,12 +296,27 @@ func (c *checker) checkFreeList() {
 	}
 }
 
+// maxFrozenTs returns the highest ts in frozen (0 when empty).
+func maxFrozenTs(frozen []*memtable) uint64 {
+	top := uint64(0)
+	for _, m := range frozen {
+		top = max(top, m.maxTs.Load())
+	}
+	return top
+}
+
 // checkMemtables checks the order and ts of the write buffers.
 func (c *checker) checkMemtables(s *readState) {
 	applied := c.e.appliedTs.Load()
 	floor := c.v.durableTs
-	mems := append([]*memtable{s.mem}, s.frozen...)
+	mems := append([]*memtable{s.mem, s.big}, s.frozen...)
 	for i := len(mems) - 1; i >= 0; i-- {
+		if i == 0 {
+			// mem against the floor below big: a move in progress (which
+			// Check does not wait for) may have copied versions of mem
+			// into big already.
+			floor = max(c.v.durableTs, maxFrozenTs(s.frozen))
+		}
 		var prev *memNode
 		top := uint64(0)
 		for n := mems[i].first(); n != nil; n = n.next() {

@@ -14,10 +14,15 @@
 //
 // Writes go to a write buffer first: Apply inserts into a skiplist
 // (memtable.go; a large batch in key order, each search starting where the
-// previous ended) and returns. When the buffer reaches
-// Options.WriteBufferSize it is frozen and a background goroutine merges it
-// into the tree; Flush freezes it at once and merges every frozen buffer in
-// one transaction. A transaction (txn.go, merge.go) rewrites the nodes the
+// previous ended) and returns. The active buffer is two skiplists: a small
+// one (8 MiB) that takes the Applies, and a big one into which the small
+// one moves, as one sorted run, whenever it fills — random keys then reach
+// the big skiplist in runs dense enough that each insert finds most of its
+// path in the CPU cache (Engine.moveYoung). Skiplist keys compare by their
+// first 16 bytes as two integers before their bytes. When the buffer
+// reaches Options.WriteBufferSize it is frozen and a background goroutine
+// merges it into the tree; Flush freezes it at once and merges every
+// frozen buffer in one transaction. A transaction (txn.go, merge.go) rewrites the nodes the
 // buffer touches by copy-on-write, top-down in one pass: unchanged subtrees
 // are shared, and runs of changed siblings are repacked together into full
 // nodes, which keeps pages full under random inserts and merges nodes that
@@ -32,6 +37,15 @@
 // Stats pin a read state (version.go): the buffers and the committed tree
 // version current when they started. Apply, flushes and compaction never
 // disturb a pinned state, so iterators are stable snapshots for free.
+// An iterator's tree source (the cursor's path, about a kilobyte) is
+// recycled through a pool when the iterator is closed, since short scans
+// open one per scan; a scan decodes leaf entries one after another from
+// where the previous one ended, and builds keys by copying only their
+// suffix after the leaf's prefix.
+//
+// Close does not flush; it stops a flush in progress, whose pages past the
+// last commit's page count no meta reaches, and cuts the file back to that
+// count, so an interrupted flush leaves no garbage on disk.
 //
 // # Concurrency
 //
@@ -95,10 +109,14 @@
 //
 // # Compression and encryption
 //
-// With Deps.Codec, leaf images are compressed, and a leaf may hold more
-// versions than its page size as long as they compress into one page (the
-// packer aims at the page's capacity times the recent compression ratio, at
-// most four pages or 60 KiB of image). With Deps.Cipher, every page but
+// With Deps.Codec, leaf images are compressed, and a compressed leaf takes
+// a chain of up to four pages (the packer aims at four pages' capacity
+// times the recent compression ratio, at most 60 KiB of image; pack.go):
+// a compressed leaf is read through the cache, and fewer, larger leaves
+// make that cost a smaller share of a scan, while only the last page of a
+// chain is partly empty. Without a codec a leaf is one page, which the
+// memory map serves in place. (The file format allows any node to be a
+// chain; this is packing policy, not format.) With Deps.Cipher, every page but
 // the metas is sealed, with (page id, generation, type) as additional data,
 // so a page moved or replayed from another generation fails to open.
 //

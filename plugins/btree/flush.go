@@ -12,12 +12,14 @@ type memEdits struct {
 	nodes []*memNode
 	e     edit
 	best  int // index of the node that is the current edit, -1 at the end
+	count int // versions in the memtables
 }
 
 func newMemEdits(mems []*memtable) *memEdits {
 	m := &memEdits{nodes: make([]*memNode, len(mems))}
 	for i, mt := range mems {
 		m.nodes[i] = mt.first()
+		m.count += int(mt.count.Load())
 	}
 	m.load()
 	return m
@@ -51,6 +53,9 @@ func (m *memEdits) load() {
 	n := m.nodes[best]
 	m.e = edit{key: n.key, ts: n.ts, kind: n.kind, value: n.value}
 }
+
+// countHint returns how many edits the stream yields in all.
+func (m *memEdits) countHint() int { return m.count }
 
 func (m *memEdits) cur() *edit {
 	if m.best < 0 {
@@ -124,7 +129,7 @@ func (e *Engine) installLocked(v *treeVersion, flushed int) {
 	e.stateMu.Lock()
 	s := e.state.Load()
 	frozen := s.frozen[:len(s.frozen)-flushed]
-	e.publishLocked(&readState{mem: s.mem, frozen: frozen, tree: v})
+	e.publishLocked(&readState{mem: s.mem, big: s.big, frozen: frozen, tree: v})
 	e.frozenCond.Broadcast()
 	e.stateMu.Unlock()
 }

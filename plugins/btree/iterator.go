@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/btree/internal/page"
@@ -60,12 +61,22 @@ type treeSource struct {
 	c     cursor
 	ok    bool
 	kbufs [2][]byte
-	kb    int
-	k     []byte
-	t     uint64
-	kind  interfaces.EntryKind
-	val   []byte
-	ovf   page.ValueRef
+	// tkey is the iterator's key buffer on its fast path (forwardTree):
+	// the prefix of the leaf whose image starts at tkeyImg, then the
+	// suffix of the current key.
+	tkey    []byte
+	tkeyImg *byte
+	// seqOff is where entry seqIdx of the leaf whose image starts at
+	// seqImg begins: where forwardTree's last decode ended.
+	seqImg *byte
+	seqIdx int
+	seqOff int
+	kb     int
+	k      []byte
+	t      uint64
+	kind   interfaces.EntryKind
+	val    []byte
+	ovf    page.ValueRef
 }
 
 func (s *treeSource) set(ok bool, err error) bool {
@@ -198,9 +209,11 @@ type iterator struct {
 	m      merger
 
 	mem    []memSource
-	memArr [1 + DefaultMaxFrozenBuffers]memSource
-	srcArr [2 + DefaultMaxFrozenBuffers]source
-	tree   treeSource
+	memArr [2 + DefaultMaxFrozenBuffers]memSource
+	srcArr [3 + DefaultMaxFrozenBuffers]source
+	// tree is the tree's source, nil for an empty tree and after Close;
+	// it comes from treePool.
+	tree *treeSource
 	// treeOnly: the only source is the tree and the iterator moves
 	// forward, so moves run straight on the cursor (forwardTree).
 	treeOnly bool
@@ -210,8 +223,11 @@ type iterator struct {
 	haveKey, handled bool
 	ent              page.LeafEntry // forwardTree's decoded entry
 	valid            bool
-	// key is the current key: kbuf, or a slice of an immutable image. It
-	// is never appended to.
+	// yielded says key and ts are those of a version yielded since the
+	// last First or Seek (see repeats).
+	yielded bool
+	// key is the current key: kbuf, tree.tkey, or a slice of an immutable
+	// image. It is never appended to.
 	key   []byte
 	kbuf  []byte
 	ts    uint64
@@ -260,6 +276,9 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 	if !s.mem.empty() {
 		it.mem = append(it.mem, memSource{m: s.mem})
 	}
+	if !s.big.empty() {
+		it.mem = append(it.mem, memSource{m: s.big})
+	}
 	for _, f := range s.frozen {
 		it.mem = append(it.mem, memSource{m: f})
 	}
@@ -267,13 +286,28 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 		srcs = append(srcs, &it.mem[i])
 	}
 	if s.tree.root != 0 {
+		it.tree = treePool.Get().(*treeSource)
 		it.tree.c.init(e.p, s.tree)
-		srcs = append(srcs, &it.tree)
+		srcs = append(srcs, it.tree)
 	}
 	it.m = merger{srcs: srcs, cur: -1, reverse: it.rev}
 	it.treeOnly = len(srcs) == 1 && len(it.mem) == 0 && !it.rev
 	e.iterOpened.Add(1)
 	return it, nil
+}
+
+// treePool recycles tree sources: one is about a kilobyte (the cursor's
+// path of frames), and short scans open an iterator per scan.
+var treePool = sync.Pool{New: func() any { return new(treeSource) }}
+
+// recycle clears s for reuse, keeping its buffers, and returns it to
+// treePool.
+func (s *treeSource) recycle() {
+	kb := [2][]byte{s.kbufs[0][:0], s.kbufs[1][:0]}
+	tkey := s.tkey[:0]
+	*s = treeSource{}
+	s.kbufs, s.tkey = kb, tkey
+	treePool.Put(s)
 }
 
 func cloneBytes(b []byte) []byte {
@@ -300,7 +334,7 @@ func (it *iterator) First() bool {
 	if it.done {
 		return false
 	}
-	it.valid = false
+	it.valid, it.yielded = false, false
 	if it.empty || len(it.m.srcs) == 0 {
 		return false
 	}
@@ -334,7 +368,7 @@ func (it *iterator) Seek(key []byte) bool {
 	if it.done {
 		return false
 	}
-	it.valid = false
+	it.valid, it.yielded = false, false
 	if it.empty || len(it.m.srcs) == 0 {
 		return false
 	}
@@ -408,6 +442,10 @@ func (it *iterator) findForward() bool {
 			it.m.step()
 			continue
 		}
+		if it.all && it.repeats(k, ts) {
+			it.m.step()
+			continue
+		}
 		kind, inline, ovf := s.entry()
 		if !it.all && kind != interfaces.KindSet {
 			it.setKey(k)
@@ -435,16 +473,31 @@ func (it *iterator) forwardTree(ok bool, err error, advance bool) bool {
 		it.haveKey = false
 	}
 	for ok {
+		f := &c.frames[len(c.frames)-1]
 		if advance {
-			if !c.next() {
-				break
+			// cursor.next, with the step within a leaf inlined: this is
+			// the loop every scan spends its time in.
+			if f.i++; f.i >= f.l.Len() {
+				if !c.nextLeaf() {
+					break
+				}
+				f = &c.frames[len(c.frames)-1]
 			}
 		}
 		advance = true
-		l := c.leaf()
-		i := c.idx()
+		l := &f.l
+		i := f.i
 		en := &it.ent
-		l.Decode(i, en)
+		// Entry after entry, each starts where the previous one ended:
+		// the offset array is read only after a seek or a leaf change.
+		ts := it.tree
+		img := l.Image()
+		off := ts.seqOff
+		if ts.seqImg != &img[0] || ts.seqIdx != i {
+			off = l.Offset(i)
+		}
+		ts.seqOff = l.DecodeAt(off, en)
+		ts.seqImg, ts.seqIdx = &img[0], i+1
 		// The leaf says when an entry continues the previous one's key;
 		// only the first entry of a leaf needs a comparison.
 		same := it.haveKey && (en.SameKey || (i == 0 && keyEquals(l.Prefix(), en.Key, it.key)))
@@ -457,8 +510,17 @@ func (it *iterator) forwardTree(ok bool, err error, advance bool) bool {
 				// position: no copy.
 				it.key = en.Key
 			} else {
-				it.kbuf = append(append(it.kbuf[:0], p...), en.Key...)
-				it.key = it.kbuf
+				// tkey holds the leaf's prefix from the first key built
+				// in it on: each key then costs a copy of its suffix
+				// only. The leaf is known by its image's first byte,
+				// which tkeyImg keeps alive (or a pinned map holds), so
+				// no other image can take its address meanwhile.
+				if ts.tkeyImg != &img[0] {
+					ts.tkey = append(ts.tkey[:0], p...)
+					ts.tkeyImg = &img[0]
+				}
+				ts.tkey = append(ts.tkey[:len(p)], en.Key...)
+				it.key = ts.tkey
 			}
 			it.haveKey, it.handled = true, false
 		} else if it.handled && !it.all {
@@ -496,7 +558,7 @@ func (it *iterator) findReverse() bool {
 		}
 		if it.all {
 			ts := s.ts()
-			if ts > it.snapTs {
+			if ts > it.snapTs || it.repeats(k, ts) {
 				it.m.step()
 				continue
 			}
@@ -527,6 +589,15 @@ func (it *iterator) findReverse() bool {
 	return it.stop()
 }
 
+// repeats reports whether (k, ts) is the version the iterator yielded
+// last: a reader of a state from before a move of the small memtable into
+// the big one (Engine.moveYoung) may meet a version in both, one right
+// after the other. Only AllVersions needs the test: otherwise every
+// version of a yielded key is skipped anyway.
+func (it *iterator) repeats(k []byte, ts uint64) bool {
+	return it.yielded && ts == it.ts && bytes.Equal(k, it.key)
+}
+
 // setKey copies k into the iterator's own buffer and makes it the
 // current key.
 func (it *iterator) setKey(k []byte) {
@@ -537,6 +608,7 @@ func (it *iterator) setKey(k []byte) {
 // yield makes the iterator valid at a version whose key is in it.key.
 func (it *iterator) yield(ts uint64, kind interfaces.EntryKind, inline []byte, ovf page.ValueRef) bool {
 	it.ts, it.kind = ts, kind
+	it.yielded = true
 	it.value = inline
 	if kind != interfaces.KindSet {
 		it.value = nil
@@ -568,11 +640,20 @@ func (it *iterator) Kind() interfaces.EntryKind { return it.kind }
 func (it *iterator) Value() []byte              { return it.value }
 func (it *iterator) Err() error                 { return it.err }
 
+// Close releases the read state and recycles the tree source. Every move
+// checks done first, so a closed iterator never touches the source again.
 func (it *iterator) Close() error {
 	if it.s != nil {
 		it.e.release(it.s)
 		it.s = nil
 	}
+	if it.tree != nil {
+		it.tree.recycle()
+		it.tree = nil
+		it.m = merger{}
+	}
+	// The key may be in the recycled source's buffer.
+	it.key, it.value = nil, nil
 	it.valid, it.done = false, true
 	return it.err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/lightningdb/lightning/interfaces"
 	"github.com/lightningdb/lightning/plugins/btree/internal/page"
@@ -37,15 +38,18 @@ const (
 	// memInline is how many levels of a node's tower are in the node:
 	// with p = 1/4, all of them for 63 nodes in 64.
 	memInline = 4
-	// memNodeOverhead is what a node costs beside its key and value: the
-	// node itself, for Stats and the buffer limit.
-	memNodeOverhead = 128
 )
 
+// memNodeOverhead is what a node costs beside its key and value: the node
+// itself, for Stats and the buffer limit.
+const memNodeOverhead = int(unsafe.Sizeof(memNode{}))
+
 type memNode struct {
-	// head is the first 8 bytes of key, big-endian, zero-padded: most
-	// comparisons are settled by it without touching the key's bytes.
-	head uint64
+	// head holds the first 16 bytes of key as two big-endian numbers,
+	// zero-padded: most comparisons are settled by them without touching
+	// the key's bytes. Two words, because keys often share their first 8
+	// bytes (a table prefix, zero-padded numbers) and differ in the next.
+	head keyHeads
 	// links are the node's next pointers at levels 0..memInline-1; more
 	// holds the levels above.
 	links [memInline]atomic.Pointer[memNode]
@@ -64,23 +68,36 @@ func (n *memNode) link(lvl int) *atomic.Pointer[memNode] {
 	return &n.more[lvl-memInline]
 }
 
-// keyHead returns the first 8 bytes of key as a big-endian number,
-// zero-padded: heads order as the keys do, except that keys equal in their
-// first 8 bytes (and keys shorter than 8 that differ only in trailing zero
-// bytes) have equal heads.
-func keyHead(key []byte) uint64 {
-	if len(key) >= 8 {
-		return binary.BigEndian.Uint64(key)
+// keyHeads is the first 16 bytes of a key, zero-padded, as two big-endian
+// numbers: a the first 8, b the next 8.
+//
+// Heads order as the keys do: if k1 < k2 then heads(k1) <= heads(k2) in
+// (a, b) order, because zero padding sorts a key no later than any key it
+// is a prefix of, and a first difference within 16 bytes shows in the
+// padded bytes. So unequal heads decide a comparison; equal heads (keys
+// equal in their first 16 bytes, or differing only in trailing zero bytes
+// within them) leave it to the bytes.
+type keyHeads struct{ a, b uint64 }
+
+func keyHeadsOf(key []byte) keyHeads {
+	if len(key) >= 16 {
+		return keyHeads{binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:])}
 	}
-	var b [8]byte
+	var b [16]byte
 	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
+	return keyHeads{binary.BigEndian.Uint64(b[:]), binary.BigEndian.Uint64(b[8:])}
 }
 
-// cmp compares n with the version (key, ts) whose head is head.
-func (n *memNode) cmp(head uint64, key []byte, ts uint64) int {
-	if n.head != head {
-		if n.head < head {
+// cmp compares n with the version (key, ts) whose heads are h.
+func (n *memNode) cmp(h keyHeads, key []byte, ts uint64) int {
+	if n.head.a != h.a {
+		if n.head.a < h.a {
+			return -1
+		}
+		return 1
+	}
+	if n.head.b != h.b {
+		if n.head.b < h.b {
 			return -1
 		}
 		return 1
@@ -157,10 +174,28 @@ type finger struct {
 // not in the memtable. insert copies key and value. With f, (key, ts)
 // must come after the version f last placed.
 func (m *memtable) insert(key []byte, ts uint64, kind interfaces.EntryKind, value []byte, f *finger) {
+	m.add(key, ts, kind, value, f, true)
+}
+
+// moveTo inserts every version of m into dst, in order, sharing their key
+// and value bytes (m's data chunks live on through dst's nodes). m must no
+// longer change; dst must hold none of its versions. Readers that hold
+// both see the versions moved so far twice, as one version each
+// (Engine.Get reads m first; iterators drop the repeat).
+func (m *memtable) moveTo(dst *memtable) {
+	var f finger
+	for n := m.first(); n != nil; n = n.next() {
+		dst.add(n.key, n.ts, n.kind, n.value, &f, false)
+	}
+}
+
+// add is insert; with copyIn false, the node keeps key and value as they
+// are.
+func (m *memtable) add(key []byte, ts uint64, kind interfaces.EntryKind, value []byte, f *finger, copyIn bool) {
 	var prev [memMaxHeight]*memNode
 	var next [memMaxHeight]*memNode
 	height := int(m.height.Load())
-	head := keyHead(key)
+	head := keyHeadsOf(key)
 	x := &m.head
 	for lvl := height - 1; lvl >= 0; lvl-- {
 		if f != nil && f.ok {
@@ -192,12 +227,19 @@ func (m *memtable) insert(key []byte, ts uint64, kind interfaces.EntryKind, valu
 	}
 	m.nodes = m.nodes[:len(m.nodes)+1]
 	n := &m.nodes[len(m.nodes)-1]
-	n.key = m.copyBytes(key)
+	if copyIn {
+		n.key = m.copyBytes(key)
+		if kind == interfaces.KindSet {
+			n.value = m.copyBytes(value)
+		}
+	} else {
+		n.key = key
+		if kind == interfaces.KindSet {
+			n.value = value
+		}
+	}
 	if n.key == nil {
 		n.key = []byte{}
-	}
-	if kind == interfaces.KindSet {
-		n.value = m.copyBytes(value)
 	}
 	n.ts, n.kind, n.head = ts, kind, head
 	if h > memInline {
@@ -234,7 +276,7 @@ func (m *memtable) insert(key []byte, ts uint64, kind interfaces.EntryKind, valu
 
 // seekGE returns the first node at or after (key, ts), or nil.
 func (m *memtable) seekGE(key []byte, ts uint64) *memNode {
-	head := keyHead(key)
+	head := keyHeadsOf(key)
 	x := &m.head
 	var nx *memNode
 	for lvl := int(m.height.Load()) - 1; lvl >= 0; lvl-- {
@@ -252,7 +294,7 @@ func (m *memtable) seekGE(key []byte, ts uint64) *memNode {
 
 // seekLT returns the last node before (key, ts), or nil.
 func (m *memtable) seekLT(key []byte, ts uint64) *memNode {
-	head := keyHead(key)
+	head := keyHeadsOf(key)
 	x := &m.head
 	for lvl := int(m.height.Load()) - 1; lvl >= 0; lvl-- {
 		for {

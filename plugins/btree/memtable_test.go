@@ -90,15 +90,18 @@ func TestMemtableModel(t *testing.T) {
 }
 
 // TestMemtableHeads checks that node heads order as keys do, for keys
-// around the 8-byte boundary and with zero bytes.
+// around the 8- and 16-byte boundaries and with zero bytes.
 func TestMemtableHeads(t *testing.T) {
-	keys := []string{"", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00\x00\x00\x00\x00\x00\x00", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi", "\xff"}
+	keys := []string{"", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00\x00\x00\x00\x00\x00\x00", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi", "\xff",
+		"abcdefghijklmnop", "abcdefghijklmnoo", "abcdefghijklmnop\x00", "abcdefghijklmnopq", "abcdefghijklmno", "abcdefghijklmno\x00",
+		"abcdefgh\x00\x00\x00\x00\x00\x00\x00\x00", "abcdefgh\x00\x00\x00\x00\x00\x00\x00\x00\x01", "abcdefgh\xff\xff\xff\xff\xff\xff\xff\xff",
+		"0000000000123456", "0000000000123457", "000000000012345", "00000000001234560"}
 	for i := range keys {
 		for j := range keys {
 			a, b := []byte(keys[i]), []byte(keys[j])
-			n := memNode{head: keyHead(a), key: a, ts: 5}
+			n := memNode{head: keyHeadsOf(a), key: a, ts: 5}
 			want := page.Compare(a, 5, b, 5)
-			require.Equal(t, want, n.cmp(keyHead(b), b, 5), "%q vs %q", a, b)
+			require.Equal(t, want, n.cmp(keyHeadsOf(b), b, 5), "%q vs %q", a, b)
 		}
 	}
 }

@@ -78,6 +78,11 @@ func (t *txn) rewriteTree(src editIter, relocate bool) error {
 	if t.root == 0 {
 		// An empty tree: every edit that adds makes the first leaves.
 		var items []page.LeafEntry
+		if h, ok := src.(interface{ countHint() int }); ok {
+			// A first flush can be half a million versions: growing
+			// the slice by doubling would copy it about twice over.
+			items = make([]page.LeafEntry, 0, h.countHint())
+		}
 		for e := src.cur(); e != nil; e = src.cur() {
 			if !e.drop {
 				items = append(items, page.LeafEntry{Key: e.key, Ts: e.ts, Kind: e.kind, Value: e.value})

@@ -18,8 +18,13 @@ const (
 	MinPageSize = page.MinPageSize
 	MaxPageSize = page.MaxPageSize
 
-	// DefaultWriteBufferSize is the default size of a write buffer.
-	DefaultWriteBufferSize = 64 << 20
+	// DefaultWriteBufferSize is the default size of a write buffer. A
+	// flush under random keys rewrites nearly every leaf, so its cost
+	// follows the size of the tree, not of the buffer: a large buffer
+	// (about half a million small versions) makes fewer of them. With
+	// DefaultMaxFrozenBuffers, buffered writes may take about three times
+	// this much memory.
+	DefaultWriteBufferSize = 128 << 20
 	// MinWriteBufferSize bounds Options.WriteBufferSize from below.
 	MinWriteBufferSize = 64 << 10
 

@@ -23,12 +23,19 @@ type treeVersion struct {
 }
 
 // readState is what a reader sees: the write buffers and the committed
-// tree. Every version in mem is newer than every version in frozen, every
-// version in frozen[i] newer than every one in frozen[i+1], and every one
-// in frozen newer than every one in the tree. It is immutable but for the
-// contents of mem, which only grow.
+// tree. The active write buffer is two memtables: mem, small, takes the
+// Applies, and is moved into big whenever it reaches youngBufferSize
+// (Engine.moveYoung), so that big, which holds most of the buffer, takes
+// its versions in long sorted runs (see moveYoung for why). Every version
+// in mem is newer than every version in big — but for the versions a move
+// in progress has copied into big and a reader of the state from before it
+// sees in both — every version in big newer than every version in frozen,
+// every version in frozen[i] newer than every one in frozen[i+1], and
+// every one in frozen newer than every one in the tree. It is immutable
+// but for the contents of mem and big, which only grow.
 type readState struct {
 	mem    *memtable
+	big    *memtable
 	frozen []*memtable // newest first
 	tree   *treeVersion
 	// refs counts the engine's reference (while the state is current) and

@@ -98,6 +98,22 @@ func uvarint2(b []byte, p int) (uint64, int) {
 	return uvarintSlow(b, p)
 }
 
+// uvarint3 is uvarint with the two- and three-byte cases inline too.
+func uvarint3(b []byte, p int) (uint64, int) {
+	c := b[p]
+	if c < 0x80 {
+		return uint64(c), p + 1
+	}
+	d := b[p+1]
+	if d < 0x80 {
+		return uint64(c&0x7f) | uint64(d)<<7, p + 2
+	}
+	if f := b[p+2]; f < 0x80 {
+		return uint64(c&0x7f) | uint64(d&0x7f)<<7 | uint64(f)<<14, p + 3
+	}
+	return uvarintSlow(b, p)
+}
+
 //go:noinline
 func uvarintSlow(b []byte, p int) (uint64, int) {
 	v, k := binary.Uvarint(b[p:])

@@ -313,27 +313,72 @@ func (l *Leaf) Entry(i int) LeafEntry {
 // Decode decodes entry i into e, as Entry does, without copying an entry
 // around: the scan loops call it for every version they pass.
 func (l *Leaf) Decode(i int, e *LeafEntry) {
+	l.DecodeAt(l.offset(i), e)
+}
+
+// Offset returns where entry i starts in the image.
+func (l *Leaf) Offset(i int) int { return l.offset(i) }
+
+// DecodeAt decodes the entry that starts at off (Offset(i) for entry i)
+// into e, as Decode does, and returns where the entry ends — where the
+// next one starts, as ValidateLeaf checks — so that a scan reads entry
+// after entry without the offset array. The varints that dominate (a ts
+// delta, a value length, a value position in a value area of up to 2 MiB)
+// are decoded inline up to three bytes.
+func (l *Leaf) DecodeAt(off int, e *LeafEntry) int {
 	img := l.img
-	s, ts, p := l.suffixTs(i)
-	e.Key, e.Ts = s, ts
+	p := off
+	var s uint64
+	if c := img[p]; c < 0x80 {
+		s, p = uint64(c), p+1
+	} else {
+		s, p = uvarintSlow(img, p)
+	}
+	e.Key = img[p : p+int(s)]
+	p += int(s)
+	// The varints are decoded in line up to two bytes (the helpers are
+	// too large for the compiler to inline); this is the innermost step of
+	// every scan.
+	var d uint64
+	if c := img[p]; c < 0x80 {
+		d, p = uint64(c), p+1
+	} else if c2 := img[p+1]; c2 < 0x80 {
+		d, p = uint64(c&0x7f)|uint64(c2)<<7, p+2
+	} else {
+		d, p = uvarint3(img, p)
+	}
+	e.Ts = l.base + d
 	flags := img[p]
 	p++
 	e.Kind = interfaces.EntryKind(flags & entryKindMask)
 	e.SameKey = flags&entrySameKey != 0
 	e.Value, e.Ovf = nil, ValueRef{}
 	if e.Kind != interfaces.KindSet {
-		return
+		return p
 	}
-	v, p := uvarint2(img, p)
+	var v uint64
+	if c := img[p]; c < 0x80 {
+		v, p = uint64(c), p+1
+	} else {
+		v, p = uvarint3(img, p)
+	}
 	if flags&entryOverflow != 0 {
 		pg, p := uvarint(img, p)
-		gen, _ := uvarint(img, p)
+		gen, p := uvarint(img, p)
 		e.Ovf = ValueRef{Page: pg, Gen: gen, Len: uint32(v)}
-		return
+		return p
 	}
-	pos, _ := uvarint2(img, p)
+	var pos uint64
+	if c := img[p]; c < 0x80 {
+		pos, p = uint64(c), p+1
+	} else if c2 := img[p+1]; c2 < 0x80 {
+		pos, p = uint64(c&0x7f)|uint64(c2)<<7, p+2
+	} else {
+		pos, p = uvarint3(img, p)
+	}
 	at := l.values + int(pos)
 	e.Value = img[at : at+int(v) : at+int(v)]
+	return p
 }
 
 // SearchGE returns the index of the first entry at or after (key, ts) in

@@ -434,3 +434,58 @@ func TestHead(t *testing.T) {
 		}
 	}
 }
+
+// TestUvarintFastPaths checks the inline varint decoders against
+// encoding/binary, around every byte-count boundary, followed by other
+// bytes (as in an image).
+func TestUvarintFastPaths(t *testing.T) {
+	for _, v := range []uint64{0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 0x1fffff, 0x200000, 0xfffffff, math.MaxUint32, math.MaxUint64} {
+		b := binary.AppendUvarint([]byte{0xff}, v)
+		b = append(b, 0x81, 0x01)
+		n := len(b) - 3
+		for name, f := range map[string]func([]byte, int) (uint64, int){"uvarint": uvarint, "uvarint2": uvarint2, "uvarint3": uvarint3} {
+			got, p := f(b, 1)
+			require.Equal(t, v, got, "%s(%d)", name, v)
+			require.Equal(t, 1+n, p, "%s(%d) end", name, v)
+		}
+	}
+}
+
+// TestDecodeAtChains checks that DecodeAt returns the next entry's offset,
+// and decodes as Decode does, through a leaf with every kind of entry and
+// a value area past three-byte positions.
+func TestDecodeAtChains(t *testing.T) {
+	var entries []LeafEntry
+	for i := range 400 {
+		e := LeafEntry{Key: []byte{'k', byte(i >> 8), byte(i)}, Ts: uint64(1000 - i%3), Kind: interfaces.KindSet}
+		switch i % 7 {
+		case 3:
+			e.Kind = interfaces.KindDelete
+		case 5:
+			e.Ovf = ValueRef{Page: uint64(10 + i), Gen: 3, Len: 5000}
+		default:
+			e.Value = bytes.Repeat([]byte{byte(i)}, 150)
+		}
+		entries = append(entries, e)
+	}
+	img := AppendLeaf(nil, entries)
+	require.NoError(t, ValidateLeaf(img))
+	l, err := ParseLeaf(img)
+	require.NoError(t, err)
+	require.Greater(t, len(img)-l.values, 1<<14, "the value area must need three-byte positions")
+	off := l.Offset(0)
+	for i := range l.Len() {
+		require.Equal(t, l.Offset(i), off, "entry %d", i)
+		var a, b LeafEntry
+		off = l.DecodeAt(off, &a)
+		l.Decode(i, &b)
+		require.Equal(t, b, a, "entry %d", i)
+		require.Equal(t, entries[i].Ts, a.Ts)
+		require.Equal(t, entries[i].Kind, a.Kind)
+		if entries[i].Kind == interfaces.KindSet && !entries[i].Overflow() {
+			require.Equal(t, entries[i].Value, a.Value, "entry %d", i)
+		}
+		require.Equal(t, entries[i].Ovf, a.Ovf, "entry %d", i)
+	}
+	require.Equal(t, l.values, off)
+}
