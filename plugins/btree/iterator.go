@@ -178,6 +178,18 @@ func (m *merger) last() bool {
 	return m.pick()
 }
 
+// skipPast moves every source standing on a version of key to the first
+// entry after key's versions, then picks; forward only. (key, 0) sorts
+// after every version of key, since no version has ts 0.
+func (m *merger) skipPast(key []byte) bool {
+	for _, s := range m.srcs {
+		if s.valid() && bytes.Equal(s.key(), key) {
+			s.seekGE(key, 0)
+		}
+	}
+	return m.pick()
+}
+
 // step moves the current source one step in the merger's direction.
 func (m *merger) step() bool {
 	s := m.srcs[m.cur]
@@ -421,10 +433,23 @@ func (it *iterator) Next() bool {
 	return it.findReverse()
 }
 
-// skipKey moves past every version of key.
+// skipSteps is how many versions of one key skipKey steps over before it
+// seeks past the key instead: most keys have one version, but a hot key
+// updated many times since the last flush has as many in the write
+// buffer, and a scan would otherwise walk all of them.
+const skipSteps = 8
+
+// skipKey moves past every version of key (going forward), which must not
+// alias a source's buffers (it.key does not).
 func (it *iterator) skipKey(key []byte) {
-	for it.m.valid() && bytes.Equal(it.m.src().key(), key) {
+	for range skipSteps {
+		if !it.m.valid() || !bytes.Equal(it.m.src().key(), key) {
+			return
+		}
 		it.m.step()
+	}
+	if it.m.valid() && bytes.Equal(it.m.src().key(), key) {
+		it.m.skipPast(key)
 	}
 }
 
