@@ -369,8 +369,22 @@ func (b *builder) cipher(lc fx.Lifecycle, ps *pluginSet, logger *slog.Logger) (i
 	} else {
 		var f CipherFactory
 		if f, err = lookup(ciphers, "cipher", cc.Name); err == nil {
-			// The factory owns its copy; key is wiped here.
-			c, err = f(CipherDeps{Dir: b.dir(), FS: b.fs(), Logger: logger}, bytes.Clone(key))
+			deps := CipherDeps{Dir: b.dir(), FS: b.fs(), Logger: logger}
+			for _, ks := range cc.OldKeys {
+				var old []byte
+				if old, err = b.cfg.readKey(ks); err != nil {
+					break
+				}
+				deps.OldKeys = append(deps.OldKeys, old)
+			}
+			if err == nil {
+				// The factory owns its copies; key is wiped here.
+				c, err = f(deps, bytes.Clone(key))
+			} else {
+				for _, k := range deps.OldKeys {
+					clear(k)
+				}
+			}
 		}
 	}
 	if err != nil {

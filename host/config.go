@@ -91,6 +91,12 @@ type CipherConfig struct {
 	// Key is where the key material comes from: the registry's master key
 	// in process, the key data keys are derived from in the plugin.
 	Key KeySource `yaml:"key"`
+	// OldKeys are earlier master keys, tried in order when Key does not
+	// open the key registry; in-process ciphers only. They rotate the
+	// master key of a configured database: set Key to the new key, list
+	// the old one here, and open the database once — the registry is
+	// rewrapped under Key by its first write — then drop OldKeys.
+	OldKeys []KeySource `yaml:"old_keys"`
 }
 
 // KeySource says where a cipher's key material is read from: exactly one
@@ -278,14 +284,22 @@ func (c *Config) Validate() error {
 	}
 	if c.Cipher != nil {
 		checkPart("cipher", &c.Cipher.Part, true)
-		k := c.Cipher.Key
-		if (k.Env == "") == (k.File == "") {
-			bad("cipher.key: set exactly one of env and file")
+		checkKey := func(field string, k KeySource) {
+			if (k.Env == "") == (k.File == "") {
+				bad("%s: set exactly one of env and file", field)
+			}
+			switch k.Encoding {
+			case "", "hex", "base64", "raw":
+			default:
+				bad("%s.encoding %q: want hex, base64 or raw", field, k.Encoding)
+			}
 		}
-		switch k.Encoding {
-		case "", "hex", "base64", "raw":
-		default:
-			bad("cipher.key.encoding %q: want hex, base64 or raw", k.Encoding)
+		checkKey("cipher.key", c.Cipher.Key)
+		for i, k := range c.Cipher.OldKeys {
+			checkKey(fmt.Sprintf("cipher.old_keys[%d]", i), k)
+		}
+		if len(c.Cipher.OldKeys) > 0 && c.Cipher.Path != "" {
+			bad("cipher.old_keys: a plugin cipher is given one key; old keys are for in-process ciphers")
 		}
 	}
 	if _, err := c.syncMode(); err != nil {

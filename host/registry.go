@@ -62,6 +62,10 @@ type CipherDeps struct {
 	FS vfs.FS
 	// Logger receives the cipher's logs.
 	Logger *slog.Logger
+	// OldKeys are the configuration's earlier master keys (cipher.old_keys),
+	// to try when the key does not open what the cipher keeps; the factory
+	// owns them and should clear them once it no longer needs them.
+	OldKeys [][]byte
 }
 
 // CipherFactory makes an in-process cipher of key, the key material a
@@ -118,12 +122,19 @@ var (
 // with ErrIncompatible before its registry is read or anything written.
 func newAESGCM(deps CipherDeps, key []byte) (interfaces.Cipher, error) {
 	defer clear(key)
+	for _, k := range deps.OldKeys {
+		defer clear(k)
+	}
 	path := filepath.Join(deps.Dir, aesgcm.RegistryFile)
 	if err := requireRegistry(deps.FS, deps.Dir, path); err != nil {
 		return nil, err
 	}
 	master := aesgcm.KeyFunc("the configured cipher key", func() ([]byte, error) { return bytes.Clone(key), nil })
-	c, err := aesgcm.Open(aesgcm.Options{FS: deps.FS, Path: path, Master: master, Logger: deps.Logger})
+	var old []aesgcm.KeyProvider
+	for i, k := range deps.OldKeys {
+		old = append(old, aesgcm.KeyFunc(fmt.Sprintf("cipher.old_keys[%d]", i), func() ([]byte, error) { return bytes.Clone(k), nil }))
+	}
+	c, err := aesgcm.Open(aesgcm.Options{FS: deps.FS, Path: path, Master: master, OldMasters: old, Logger: deps.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -309,3 +309,54 @@ func TestCipherDepsFromConfig(t *testing.T) {
 		require.NoError(t, err, "aesgcm's key registry is not beside the database")
 	}
 }
+
+// TestAESGCMOldKeysRotateTheMaster rotates the master key of a configured
+// database: the new key alone is refused until one open lists the old key
+// under old_keys, whose first write rewraps the registry; then the new key
+// alone opens it and the old one no longer does.
+func TestAESGCMOldKeysRotateTheMaster(t *testing.T) {
+	keyDir := t.TempDir()
+	keyA, keyB := filepath.Join(keyDir, "a.key"), filepath.Join(keyDir, "b.key")
+	require.NoError(t, os.WriteFile(keyA, plugintest.CipherKey(1), 0o600))
+	require.NoError(t, os.WriteFile(keyB, plugintest.CipherKey(2), 0o600))
+	dir := t.TempDir()
+	config := func(cipher string) string {
+		return fmt.Sprintf("dir: %s\nengine: {name: lsm}\ncipher: {%s}\nsync: none\ntelemetry: {log: {output: discard}}\n", dir, cipher)
+	}
+	withA := fmt.Sprintf("name: aesgcm, key: {file: %s}", keyA)
+	withB := fmt.Sprintf("name: aesgcm, key: {file: %s}", keyB)
+	withBOldA := fmt.Sprintf("name: aesgcm, key: {file: %s}, old_keys: [{file: %s}]", keyB, keyA)
+
+	write := func(cipher string, from, to int) {
+		a, err := openConfig(t, config(cipher))
+		require.NoError(t, err, cipher)
+		for i := 0; i < from; i++ {
+			v, err := a.DB.Get(fmt.Appendf(nil, "k%03d", i))
+			require.NoError(t, err, "%s: key %d", cipher, i)
+			require.Equal(t, fmt.Sprintf("v%03d", i), string(v))
+		}
+		for i := from; i < to; i++ {
+			require.NoError(t, a.DB.Put(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%03d", i)))
+		}
+		require.NoError(t, a.DB.Flush())
+		closeApp(t, a)
+	}
+	refused := func(cipher string) {
+		before := dirFiles(t, dir)
+		_, err := openConfig(t, config(cipher))
+		require.ErrorIs(t, err, interfaces.ErrKeyMismatch, cipher)
+		require.Equal(t, before, dirFiles(t, dir), "a refused open changes nothing")
+	}
+
+	write(withA, 0, 50)
+	refused(withB)
+	write(withBOldA, 50, 100)
+	write(withB, 100, 150)
+	refused(withA)
+	requireNoPlaintext(t, dir)
+
+	// A plugin cipher takes one key: old_keys there is a configuration error.
+	cfg := fmt.Sprintf("dir: %s\nengine: {name: lsm}\ncipher: {path: ./p, key: {file: %s}, old_keys: [{file: %s}]}\n", dir, keyB, keyA)
+	_, err := host.LoadConfig(writeConfig(t, cfg))
+	require.ErrorContains(t, err, "old_keys")
+}
