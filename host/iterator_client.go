@@ -245,8 +245,8 @@ func (it *remoteIterator) seek(first bool, key []byte) bool {
 	it.stopScan()
 	it.valid, it.done, it.err, it.grantAt = false, false, nil, 0
 	if !scanUnsupported(it.s.p) {
-		ok, unimplemented := it.startScan(first, key)
-		if !unimplemented {
+		ok, lacksScan := it.startScan(first, key)
+		if !lacksScan {
 			return ok
 		}
 		setScanUnsupported(it.s.p)
@@ -265,9 +265,10 @@ func (it *remoteIterator) seek(first bool, key []byte) bool {
 }
 
 // startScan opens an IterScan stream positioned by first or key, and
-// reads its first chunk. unimplemented reports a plugin without IterScan,
-// and then nothing else has happened.
-func (it *remoteIterator) startScan(first bool, key []byte) (ok, unimplemented bool) {
+// reads its first chunk. lacksScan reports a plugin built before IterScan
+// existed (it answers codes.Unimplemented); nothing else has happened
+// then, and the caller falls back to IterSeek and IterNext.
+func (it *remoteIterator) startScan(first bool, key []byte) (ok, lacksScan bool) {
 	ctx, cancel := context.WithCancel(it.s.p.ctx)
 	stream, err := it.s.c.IterScan(ctx, chunkCallOptions...)
 	if err != nil {
