@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -33,11 +34,10 @@ func TestCorruptWALRecord(t *testing.T) {
 	seg := filepath.Join(walDir, names[0])
 	f, err := fs.OpenReadWrite(seg)
 	require.NoError(t, err)
-	size, err := f.Size()
-	require.NoError(t, err)
-	// Flip a byte in the middle of the segment: some record there, with
-	// good records after it.
-	off := size / 2
+	// Flip a byte in the middle of the records: some record there, with
+	// good records after it. The segment's file runs on past the records
+	// in preallocated zeros.
+	off := recordsEnd(t, f) / 2
 	b := make([]byte, 1)
 	_, err = f.ReadAt(b, off)
 	require.NoError(t, err)
@@ -68,4 +68,17 @@ func TestCorruptWALRecord(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("value-%d", i), got[string(key(i))], "a prefix survives")
 	}
 	require.NoError(t, db.Put([]byte("after"), []byte("salvage")), "the salvaged database takes writes")
+}
+
+// recordsEnd returns the end of a WAL segment's records, the last
+// nonzero byte: the file runs on in the zeros that preallocation wrote
+// past them, and this test's records end in nonzero value bytes.
+func recordsEnd(t *testing.T, f vfs.File) int64 {
+	t.Helper()
+	size, err := f.Size()
+	require.NoError(t, err)
+	b := make([]byte, size)
+	_, err = f.ReadAt(b, 0)
+	require.NoError(t, err)
+	return int64(len(bytes.TrimRight(b, "\x00")))
 }

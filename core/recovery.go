@@ -40,6 +40,7 @@ func (db *DB) recover() error {
 		SegmentSize:       db.opts.WALSegmentSize,
 		Codec:             db.opts.Codec,
 		CompressThreshold: db.opts.WALCompressThreshold,
+		Preallocate:       max(db.opts.WALPreallocate, 0),
 		Codecs:            db.codecs,
 		Cipher:            db.opts.Cipher,
 		ArchiveDir:        archive,

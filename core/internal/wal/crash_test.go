@@ -141,7 +141,9 @@ func TestCrashRecovery(t *testing.T) {
 		for seed := range uint64(seeds) {
 			t.Run(fmt.Sprintf("keep=%v/seed=%d", keep, seed), func(t *testing.T) {
 				rng := mrand.New(mrand.NewPCG(seed, 7))
-				m := newModel(t, Options{Dir: testDir, SegmentSize: 1024})
+				// Odd seeds preallocate, in steps that extend each
+				// segment a few times.
+				m := newModel(t, Options{Dir: testDir, SegmentSize: 1024, Preallocate: int64(seed%2) * 300})
 				size := func() int { return rng.IntN(300) }
 				for round := range 3 {
 					for range 40 {
@@ -177,6 +179,7 @@ func TestModel(t *testing.T) {
 		segSize := rapid.SampledFrom([]int64{MinSegmentSize, 700, 4096}).Draw(rt, "segment size")
 		var opts Options
 		opts.Dir, opts.SegmentSize = testDir, segSize
+		opts.Preallocate = rapid.SampledFrom([]int64{0, 64, 1000}).Draw(rt, "preallocate")
 		if rapid.Bool().Draw(rt, "sealed") {
 			opts.Cipher = newGCMCipher(3)
 		}
@@ -228,8 +231,8 @@ func (c *countingInjector) MaybeError(op vfs.Op) error {
 // and reopening, until an error. It returns the records written (those of
 // a failed group included) and how many of them a returned Sync (or
 // Close) covered.
-func faultWorkload(fsys vfs.FS) (written []Record, synced int, err error) {
-	opts := Options{FS: fsys, Dir: testDir, SegmentSize: 600}
+func faultWorkload(fsys vfs.FS, prealloc int64) (written []Record, synced int, err error) {
+	opts := Options{FS: fsys, Dir: testDir, SegmentSize: 600, Preallocate: prealloc}
 	rng := mrand.New(mrand.NewPCG(42, 42))
 	ts := uint64(1)
 	for life := range 2 {
@@ -269,9 +272,9 @@ func faultWorkload(fsys vfs.FS) (written []Record, synced int, err error) {
 // checkRecovers reopens a log that a faulty run left on fsys and checks it
 // replays a prefix of written holding the first synced records, then takes
 // new writes and replays them too.
-func checkRecovers(t *testing.T, fsys vfs.FS, written []Record, synced int) {
+func checkRecovers(t *testing.T, fsys vfs.FS, written []Record, synced int, prealloc int64) {
 	t.Helper()
-	opts := Options{FS: fsys, Dir: testDir, SegmentSize: 600}
+	opts := Options{FS: fsys, Dir: testDir, SegmentSize: 600, Preallocate: prealloc}
 	l, res, recs, err := tryOpenReplay(opts, 0, Strict)
 	require.NoError(t, err, "%v", fsys)
 	requirePrefix(t, written, recs)
@@ -286,41 +289,52 @@ func checkRecovers(t *testing.T, fsys vfs.FS, written []Record, synced int) {
 	require.NoError(t, l.Close())
 }
 
+// faultPreallocs are the Preallocate settings the fault tests run with:
+// off, and a step small enough that the 600-byte segments are extended
+// with zeros several times each, so faults and crashes land between a
+// record and its zeros, in a zero write, and in the truncation that ends
+// a segment.
+var faultPreallocs = []int64{0, 160}
+
 func TestTornWriteAtEveryWrite(t *testing.T) {
-	counter := &countingInjector{kinds: vfs.OpWrite, path: ".wal"}
-	written, synced, err := faultWorkload(vfs.NewErrorFS(vfs.NewMem(), counter))
-	require.NoError(t, err)
-	require.Equal(t, len(written), synced)
-	writes := counter.n.Load()
-	require.Greater(t, writes, int64(20))
-	for n := int64(1); n <= writes; n++ {
-		for _, keep := range []float64{0, 1} {
-			mem := vfs.NewMem()
-			inj := vfs.TornWriteNth(n, ".wal", mrand.New(mrand.NewPCG(uint64(n), 1)))
-			written, synced, err := faultWorkload(vfs.NewErrorFS(mem, inj))
-			require.ErrorIs(t, err, vfs.ErrInjected, "write %d", n)
-			t.Run(fmt.Sprintf("write=%d/keep=%v", n, keep), func(t *testing.T) {
-				checkRecovers(t, mem.CrashClone(vfs.CrashOptions{KeepUnsynced: keep}), written, synced)
-			})
+	for _, prealloc := range faultPreallocs {
+		counter := &countingInjector{kinds: vfs.OpWrite, path: ".wal"}
+		written, synced, err := faultWorkload(vfs.NewErrorFS(vfs.NewMem(), counter), prealloc)
+		require.NoError(t, err)
+		require.Equal(t, len(written), synced)
+		writes := counter.n.Load()
+		require.Greater(t, writes, int64(20))
+		for n := int64(1); n <= writes; n++ {
+			for _, keep := range []float64{0, 1} {
+				mem := vfs.NewMem()
+				inj := vfs.TornWriteNth(n, ".wal", mrand.New(mrand.NewPCG(uint64(n), 1)))
+				written, synced, err := faultWorkload(vfs.NewErrorFS(mem, inj), prealloc)
+				require.ErrorIs(t, err, vfs.ErrInjected, "write %d", n)
+				t.Run(fmt.Sprintf("prealloc=%d/write=%d/keep=%v", prealloc, n, keep), func(t *testing.T) {
+					checkRecovers(t, mem.CrashClone(vfs.CrashOptions{KeepUnsynced: keep}), written, synced, prealloc)
+				})
+			}
 		}
 	}
 }
 
 func TestCrashAfterEveryOperation(t *testing.T) {
-	counter := &countingInjector{kinds: vfs.OpAll}
-	_, _, err := faultWorkload(vfs.NewErrorFS(vfs.NewMem(), counter))
-	require.NoError(t, err)
-	ops := counter.n.Load()
-	for n := int64(1); n <= ops; n++ {
-		mem := vfs.NewMem()
-		// Every operation from the nth on fails: the process died there.
-		written, synced, err := faultWorkload(vfs.NewErrorFS(mem, vfs.FailNth(n, vfs.OpAll, "", true)))
-		require.ErrorIs(t, err, vfs.ErrInjected, "op %d", n)
-		for _, keep := range []float64{0, 0.5, 1} {
-			t.Run(fmt.Sprintf("op=%d/keep=%v", n, keep), func(t *testing.T) {
-				c := mem.CrashClone(vfs.CrashOptions{KeepUnsynced: keep, Rand: mrand.New(mrand.NewPCG(uint64(n), 3))})
-				checkRecovers(t, c, written, synced)
-			})
+	for _, prealloc := range faultPreallocs {
+		counter := &countingInjector{kinds: vfs.OpAll}
+		_, _, err := faultWorkload(vfs.NewErrorFS(vfs.NewMem(), counter), prealloc)
+		require.NoError(t, err)
+		ops := counter.n.Load()
+		for n := int64(1); n <= ops; n++ {
+			mem := vfs.NewMem()
+			// Every operation from the nth on fails: the process died there.
+			written, synced, err := faultWorkload(vfs.NewErrorFS(mem, vfs.FailNth(n, vfs.OpAll, "", true)), prealloc)
+			require.ErrorIs(t, err, vfs.ErrInjected, "op %d", n)
+			for _, keep := range []float64{0, 0.5, 1} {
+				t.Run(fmt.Sprintf("prealloc=%d/op=%d/keep=%v", prealloc, n, keep), func(t *testing.T) {
+					c := mem.CrashClone(vfs.CrashOptions{KeepUnsynced: keep, Rand: mrand.New(mrand.NewPCG(uint64(n), 3))})
+					checkRecovers(t, c, written, synced, prealloc)
+				})
+			}
 		}
 	}
 }

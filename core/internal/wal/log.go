@@ -81,6 +81,14 @@ type segment struct {
 	file    vfs.File
 	written int64
 	synced  int64
+	// alloc is the active segment's file size: written, plus the zeros
+	// that Options.Preallocate keeps past it. Guarded by writeMu.
+	// INVARIANT: written <= alloc, and alloc == written once the segment
+	// is sealed or closed.
+	alloc int64
+	// trimmed says the file was truncated to written since its last
+	// sync, so a sync is due even with every record synced.
+	trimmed bool
 }
 
 // Log is the write-ahead log: a directory of segment files holding one
@@ -126,8 +134,10 @@ type Log struct {
 	nextNum uint64
 
 	// Writer scratch, guarded by writeMu: the group's encoding, compressed
-	// payloads and additional data, reused from group to group.
+	// payloads and additional data, reused from group to group; zeros is
+	// Preallocate's source, made on first use.
 	buf, comp, ad []byte
+	zeros         []byte
 
 	records, groups, bytesWritten atomic.Int64
 	syncs, syncNanos              atomic.Int64
@@ -299,12 +309,16 @@ func (l *Log) WriteGroup(recs []Record) error {
 		if buf, err = l.encodeGroup(recs, seg.num, headerSize, headerSize); err != nil {
 			return err
 		}
+		written = headerSize
 	}
 	n, err := seg.file.Write(buf)
-	l.mu.Lock()
 	if err == nil && n != len(buf) {
 		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
 	}
+	if err == nil {
+		err = l.preallocate(seg, written+int64(n))
+	}
+	l.mu.Lock()
 	if err != nil {
 		// Whatever reached the file is a torn tail now.
 		err = l.failLocked(fmt.Errorf("write %s: %w", seg.path, err))
@@ -326,6 +340,53 @@ func (l *Log) WriteGroup(recs []Record) error {
 	l.bytesWritten.Add(int64(n))
 	l.liveBytes.Add(int64(n))
 	l.buf = trim(buf)
+	return nil
+}
+
+// preallocate writes zeros past end, the end of seg's records, when
+// Options.Preallocate asks for them and the file does not already reach
+// that far (see Options.Preallocate). writeMu must be held. The zeros are
+// never synced on their own: the next Sync carries them, once.
+func (l *Log) preallocate(seg *segment, end int64) error {
+	step := l.opts.Preallocate
+	seg.alloc = max(seg.alloc, end)
+	if step <= 0 || seg.alloc-end >= step/2 {
+		return nil
+	}
+	target := min(end+step, max(l.opts.SegmentSize, end))
+	if target <= seg.alloc {
+		return nil
+	}
+	if int64(len(l.zeros)) < step {
+		l.zeros = make([]byte, step)
+	}
+	for off := seg.alloc; off < target; {
+		n, err := seg.file.WriteAt(l.zeros[:min(target-off, int64(len(l.zeros)))], off)
+		if err != nil {
+			return fmt.Errorf("preallocate %s at %d: %w", seg.path, off, err)
+		}
+		off += int64(n)
+	}
+	seg.alloc = target
+	return nil
+}
+
+// trimTail truncates seg's file to its records, dropping the zeros that
+// preallocate wrote past them, before a rotation or Close: only the
+// active segment may end in zeros, which a reader takes for a torn tail.
+// The truncation is made durable by the sync that follows (trimmed forces
+// one). writeMu must be held.
+func (l *Log) trimTail(seg *segment) error {
+	if seg.alloc <= seg.written {
+		return nil
+	}
+	if err := seg.file.Truncate(seg.written); err != nil {
+		return fmt.Errorf("truncate %s to %d: %w", seg.path, seg.written, err)
+	}
+	seg.alloc = seg.written
+	l.mu.Lock()
+	seg.trimmed = true
+	l.mu.Unlock()
 	return nil
 }
 
@@ -447,6 +508,10 @@ func (l *Log) rotate() (*segment, error) {
 	l.mu.Unlock()
 	// A segment is synced whole before the next one begins: that is what
 	// lets a reader call any damage in a segment but the last corruption.
+	// It ends at its last record: zeros past it would read as damage.
+	if err := l.trimTail(old); err != nil {
+		return nil, l.fail(err)
+	}
 	if err := l.syncFile(old); err != nil {
 		return nil, l.fail(err)
 	}
@@ -474,7 +539,8 @@ func (l *Log) rotate() (*segment, error) {
 // syncMu must be held (or the log be otherwise exclusive).
 func (l *Log) syncFile(seg *segment) error {
 	l.mu.Lock()
-	target, done := seg.written, seg.synced >= seg.written
+	target, done := seg.written, seg.synced >= seg.written && !seg.trimmed
+	trimmed := seg.trimmed
 	l.mu.Unlock()
 	if done {
 		return nil
@@ -484,6 +550,9 @@ func (l *Log) syncFile(seg *segment) error {
 	}
 	l.mu.Lock()
 	seg.synced = max(seg.synced, target)
+	if trimmed {
+		seg.trimmed = false
+	}
 	l.mu.Unlock()
 	return nil
 }
@@ -526,7 +595,7 @@ func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
 	l.liveBytes.Add(headerSize)
 	l.segCount.Add(1)
 	return &segment{num: num, path: path, prevTs: prevTs, lastTs: prevTs, size: headerSize,
-		file: f, written: headerSize, synced: headerSize}, nil
+		file: f, written: headerSize, synced: headerSize, alloc: headerSize}, nil
 }
 
 // Sync makes every record written so far durable: it fsyncs the active
@@ -590,7 +659,13 @@ func (l *Log) Close() error {
 }
 
 // writeMarker syncs seg, appends the clean-close marker and syncs again.
+// Preallocated zeros are cut, and the cut synced, before the marker is
+// written: a crash must never leave the marker followed by zeros, which
+// a reader takes for damage after a clean close.
 func (l *Log) writeMarker(seg *segment) error {
+	if err := l.trimTail(seg); err != nil {
+		return fmt.Errorf("lightning/wal: %w", err)
+	}
 	if err := l.syncFile(seg); err != nil {
 		return fmt.Errorf("lightning/wal: %w", err)
 	}

@@ -56,6 +56,17 @@ type Options struct {
 	// not replay with one, so a plaintext segment can never stand in for
 	// an encrypted one.
 	Cipher interfaces.Cipher
+	// Preallocate, when above 0, keeps the active segment's file written
+	// with zeros at least this many bytes past its last record (never past
+	// SegmentSize), extending it by this much at a time. A sync then
+	// overwrites blocks the file system has already allocated, so it
+	// flushes data alone instead of also committing a size change to the
+	// file system's journal: on ext4 an fdatasync after an append costs
+	// about 1.4 times one after an overwrite. The zeros cost a write of
+	// Preallocate bytes per Preallocate bytes of records, so it pays only
+	// where syncs are frequent. A crash leaves the zeros as a torn tail,
+	// which Replay cuts; rotation and Close truncate them first. 0: off.
+	Preallocate int64
 	// ArchiveDir, when set, receives released segments (renamed into it)
 	// instead of their being deleted, for point-in-time recovery. It must
 	// be on the same file system as Dir, and differ from it. Open creates
@@ -99,6 +110,8 @@ func (o *Options) Validate() error {
 	case o.CompressThreshold < 1:
 		return fmt.Errorf("lightning/wal: options: CompressThreshold %d is below 1: %w",
 			o.CompressThreshold, interfaces.ErrInvalidArgument)
+	case o.Preallocate < 0:
+		return fmt.Errorf("lightning/wal: options: Preallocate %d is negative: %w", o.Preallocate, interfaces.ErrInvalidArgument)
 	case o.ArchiveDir != "" && filepath.Clean(o.ArchiveDir) == filepath.Clean(o.Dir):
 		return fmt.Errorf("lightning/wal: options: ArchiveDir is Dir: %w", interfaces.ErrInvalidArgument)
 	case o.Logger == nil:
