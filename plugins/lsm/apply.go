@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -176,15 +177,50 @@ func (e *Engine) insertOrder(entries []interfaces.Entry) []int32 {
 	if sorted {
 		return nil
 	}
-	order := e.order[:0]
+	// Sort by each key's first 8 bytes as a big-endian integer first: that
+	// orders keys as bytes.Compare does wherever those bytes differ, and a
+	// tie falls back to the full comparison. Random keys rarely tie, so
+	// the sort makes few calls to bytes.Compare (it was a tenth of a
+	// batched fill's CPU).
+	keyed := e.sortBuf[:0]
 	for i := range entries {
-		order = append(order, int32(i))
+		keyed = append(keyed, sortKey{prefix: keyPrefix(entries[i].Key), idx: int32(i)})
 	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp(&entries[a], &entries[b]) })
+	slices.SortFunc(keyed, func(a, b sortKey) int {
+		switch {
+		case a.prefix < b.prefix:
+			return -1
+		case a.prefix > b.prefix:
+			return 1
+		}
+		return cmp(&entries[a.idx], &entries[b.idx])
+	})
+	order := e.order[:0]
+	for _, k := range keyed {
+		order = append(order, k.idx)
+	}
 	if cap(order) <= maxKeptOrder {
-		e.order = order
+		e.order, e.sortBuf = order, keyed
 	}
 	return order
+}
+
+// sortKey is an entry's place in insertOrder's sort: the first 8 bytes of
+// its key, zero-padded, as a big-endian integer, and its index.
+type sortKey struct {
+	prefix uint64
+	idx    int32
+}
+
+// keyPrefix returns the first 8 bytes of key, zero-padded, big-endian:
+// for keys whose prefixes differ, the prefixes order as the keys do.
+func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // maxKeptOrder bounds the order slice the engine keeps between batches.

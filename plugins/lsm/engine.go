@@ -61,8 +61,10 @@ type Engine struct {
 	// nextMemSize is the arena size of the next ordinary memtable, doubling
 	// up to MemtableSize. Guarded by writeMu.
 	nextMemSize int
-	// order is insertOrder's reusable slice. Guarded by writeMu.
-	order []int32
+	// order and sortBuf are insertOrder's reusable slices. Guarded by
+	// writeMu.
+	order   []int32
+	sortBuf []sortKey
 
 	// mu guards the fields below and the compacting flags of tables. cond
 	// is broadcast on every change a waiter may care about: a flush or
