@@ -106,10 +106,18 @@ type Options struct {
 	// WALPreallocate keeps the active WAL segment written with zeros this
 	// far past its last record, so that a commit's fsync overwrites
 	// allocated blocks instead of growing the file (about 1.4 times as
-	// many fsyncs a second on ext4). Default 1 MiB under SyncAlways and
-	// SyncInterval; SyncNone, which syncs only at rotation, never
-	// preallocates. Negative turns it off.
+	// many fsyncs a second on ext4). Default 1 MiB under SyncAlways;
+	// SyncInterval and SyncNone, which sync rarely, map the segment
+	// instead (see WALNoMmap). Negative turns it off.
 	WALPreallocate int64
+	// WALNoMmap turns off what SyncNone and SyncInterval do by default on
+	// unix: each WAL segment is sized up front (a sparse file) and commits
+	// are stored into a shared mapping of it rather than written with a
+	// write call each. A process crash loses no stored commit either way
+	// (the page cache holds it); the mapping saves a system call a commit.
+	// Set it on file systems where shared mappings are slow or unsafe
+	// (network file systems).
+	WALNoMmap bool
 	// WALArchiveDir, when set, receives WAL segments the engine no longer
 	// needs instead of their being deleted (for point-in-time recovery).
 	// Relative paths are inside the database directory.
@@ -160,7 +168,7 @@ func (o *Options) EnsureDefaults() *Options {
 	if o.WALSegmentSize <= 0 {
 		o.WALSegmentSize = defaultSegmentSize
 	}
-	if o.WALPreallocate == 0 && o.Sync.kind != syncNone {
+	if o.WALPreallocate == 0 && o.Sync.kind == syncAlways {
 		o.WALPreallocate = defaultPreallocate
 	}
 	if o.WALCompressThreshold <= 0 {

@@ -41,6 +41,7 @@ func (db *DB) recover() error {
 		Codec:             db.opts.Codec,
 		CompressThreshold: db.opts.WALCompressThreshold,
 		Preallocate:       max(db.opts.WALPreallocate, 0),
+		MapWrites:         db.opts.Sync.kind != syncAlways && !db.opts.WALNoMmap,
 		Codecs:            db.codecs,
 		Cipher:            db.opts.Cipher,
 		ArchiveDir:        archive,

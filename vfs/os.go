@@ -25,7 +25,7 @@ var Default FS = NewOS()
 // not (fcntl locks belong to the process, so a second one would succeed —
 // and releasing either would release both).
 //
-// The returned FS also implements Mapper (mmap on unix).
+// The returned FS also implements Mapper and WriteMapper (mmap on unix).
 func NewOS() FS { return osFS{} }
 
 // osFS is stateless: the lock table is the process's, in osLocks.
@@ -197,6 +197,49 @@ type Mapper interface {
 	Map(f File) (data []byte, unmap func() error, err error)
 }
 
+// WriteMapper is implemented by an FS that can map a file for writing, so
+// that an appender (the WAL) stores records with a copy instead of a write
+// call each. The OS FS implements it with a read-write shared mmap on unix
+// platforms; elsewhere MapWrite returns an error matching
+// errors.ErrUnsupported, and callers fall back to WriteAt.
+type WriteMapper interface {
+	// MapWrite maps the first size bytes of f read-write and shared. f
+	// must have been opened for writing by the same FS and be at least
+	// size bytes long. A store into data lands in the file's page cache
+	// directly: it survives the process exiting or being killed, as a
+	// completed write call does, ReadAt sees it, and f.Sync makes it
+	// durable. A store can fault (on unix, SIGBUS) where the file system
+	// cannot back the page — a sparse region on a full disk — or past the
+	// file's end if it was truncated: callers store with
+	// debug.SetPanicOnFault and turn the fault into an error. data stays
+	// valid until unmap is called; unmap must be called exactly once,
+	// before f is truncated below size.
+	MapWrite(f File, size int64) (data []byte, unmap func() error, err error)
+}
+
+func (osFS) MapWrite(f File, size int64) ([]byte, func() error, error) {
+	of, ok := f.(*osFile)
+	if !ok {
+		return nil, nil, fmt.Errorf("lightning/vfs: map %s for writing: file not opened by the OS FS: %w", f.Name(), errors.ErrUnsupported)
+	}
+	if size <= 0 || size != int64(int(size)) {
+		return nil, nil, &fs.PathError{Op: "mmap", Path: of.Name(), Err: errTooLarge}
+	}
+	have, err := of.Size()
+	if err != nil {
+		return nil, nil, err
+	}
+	if have < size {
+		return nil, nil, &fs.PathError{Op: "mmap", Path: of.Name(),
+			Err: fmt.Errorf("file of %d bytes is shorter than the %d to map: %w", have, size, fs.ErrInvalid)}
+	}
+	data, unmap, err := mmapFileWritable(of.f, int(size))
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "mmap", Path: of.Name(), Err: err}
+	}
+	return data, unmapOnce(of.Name(), unmap), nil
+}
+
 func (osFS) Map(f File) ([]byte, func() error, error) {
 	of, ok := f.(*osFile)
 	if !ok {
@@ -216,11 +259,15 @@ func (osFS) Map(f File) ([]byte, func() error, error) {
 	if err != nil {
 		return nil, nil, &fs.PathError{Op: "mmap", Path: of.Name(), Err: err}
 	}
-	// A second munmap of the range could unmap whatever was mapped there
-	// since: make every call after the first an error instead.
+	return data, unmapOnce(of.Name(), unmap), nil
+}
+
+// unmapOnce wraps unmap so that only its first call unmaps: a second
+// munmap of the range could unmap whatever was mapped there since, so
+// every later call is an error instead.
+func unmapOnce(name string, unmap func() error) func() error {
 	var once sync.Once
-	name := of.Name()
-	return data, func() error {
+	return func() error {
 		var err error = &fs.PathError{Op: "munmap", Path: name, Err: fs.ErrClosed}
 		once.Do(func() {
 			if err = unmap(); err != nil {
@@ -228,5 +275,5 @@ func (osFS) Map(f File) ([]byte, func() error, error) {
 			}
 		})
 		return err
-	}, nil
+	}
 }

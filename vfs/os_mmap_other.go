@@ -12,3 +12,8 @@ import (
 func mmapFile(*os.File, int) ([]byte, func() error, error) {
 	return nil, nil, fmt.Errorf("lightning/vfs: mmap on this platform: %w", errors.ErrUnsupported)
 }
+
+// mmapFileWritable is not available here; callers write with WriteAt.
+func mmapFileWritable(*os.File, int) ([]byte, func() error, error) {
+	return nil, nil, fmt.Errorf("lightning/vfs: mmap on this platform: %w", errors.ErrUnsupported)
+}

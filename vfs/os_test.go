@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +105,51 @@ func TestOSLockRelativePath(t *testing.T) {
 	_, err = fsys.Lock(filepath.Join(dir, "LOCK"))
 	require.ErrorIs(t, err, ErrLocked, "relative and absolute spellings are one lock")
 	require.NoError(t, l.Close())
+}
+
+// TestOSMapWrite: stores into a write mapping reach the file (ReadAt and a
+// fresh handle see them, with no write call), the mapping refuses a file
+// shorter than asked and files of other file systems, and unmap runs once.
+func TestOSMapWrite(t *testing.T) {
+	fsys := NewOS()
+	mapper, ok := fsys.(WriteMapper)
+	require.True(t, ok, "the OS FS implements WriteMapper")
+	dir := t.TempDir()
+	name := filepath.Join(dir, "f")
+	f, err := fsys.Create(name)
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Truncate(8192))
+	data, unmap, err := mapper.MapWrite(f, 8192)
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		return
+	}
+	require.NoError(t, err)
+	require.Len(t, data, 8192)
+	copy(data[5000:], "lightning")
+	got := make([]byte, 9)
+	_, err = f.ReadAt(got, 5000)
+	require.NoError(t, err)
+	require.Equal(t, "lightning", string(got), "ReadAt sees a store")
+	require.NoError(t, f.Sync())
+	g, err := fsys.Open(name)
+	require.NoError(t, err)
+	_, err = g.ReadAt(got, 5000)
+	require.NoError(t, err)
+	require.Equal(t, "lightning", string(got), "another handle sees a store")
+	require.NoError(t, g.Close())
+	require.NoError(t, unmap())
+	require.Error(t, unmap(), "a second unmap is refused, not passed to munmap")
+
+	_, _, err = mapper.MapWrite(f, 16384)
+	require.ErrorIs(t, err, fs.ErrInvalid, "the file is shorter than the mapping")
+	_, _, err = mapper.MapWrite(f, 0)
+	require.Error(t, err)
+	mf, err := NewMem().Create("f")
+	require.NoError(t, err)
+	_, _, err = mapper.MapWrite(mf, 10)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
 }
 
 func TestOSMap(t *testing.T) {

@@ -108,8 +108,9 @@
 // codec 0. A segment grows past Options.SegmentSize only by a group
 // written to it while it held no record.
 //
-// With Options.Preallocate, the active segment's file runs on past its
-// last record in zeros (see Options.Preallocate). Zeros never check out as
+// The active segment's file may run on past its last record in zeros:
+// those Options.Preallocate writes, or the unwritten (sparse) end of a
+// segment sized up front for Options.MapWrites. Zeros never check out as
 // a record, so after a crash they read as a torn tail and are cut. A
 // segment is truncated to its last record, durably, before the next one
 // is created and before its clean-close marker is written.

@@ -1,9 +1,12 @@
 package wal
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,6 +92,11 @@ type segment struct {
 	// trimmed says the file was truncated to written since its last
 	// sync, so a sync is due even with every record synced.
 	trimmed bool
+	// mapped is a shared write mapping of the file's first len(mapped)
+	// bytes (Options.MapWrites), nil when records go by write calls;
+	// unmap releases it. Guarded by writeMu.
+	mapped []byte
+	unmap  func() error
 }
 
 // Log is the write-ahead log: a directory of segment files holding one
@@ -138,6 +146,8 @@ type Log struct {
 	// Preallocate's source, made on first use.
 	buf, comp, ad []byte
 	zeros         []byte
+	// mapWarned says the log has logged that it cannot map segments.
+	mapWarned bool
 
 	records, groups, bytesWritten atomic.Int64
 	syncs, syncNanos              atomic.Int64
@@ -311,10 +321,7 @@ func (l *Log) WriteGroup(recs []Record) error {
 		}
 		written = headerSize
 	}
-	n, err := seg.file.Write(buf)
-	if err == nil && n != len(buf) {
-		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
-	}
+	n, err := l.store(seg, buf, written)
 	if err == nil {
 		err = l.preallocate(seg, written+int64(n))
 	}
@@ -340,6 +347,95 @@ func (l *Log) WriteGroup(recs []Record) error {
 	l.bytesWritten.Add(int64(n))
 	l.liveBytes.Add(int64(n))
 	l.buf = trim(buf)
+	return nil
+}
+
+// store puts b into seg's file at off: a copy into the mapping when
+// there is one and b fits, a WriteAt otherwise. A fault in the copy (the
+// file system could not back the page) is an error like a failed write.
+// writeMu must be held.
+func (l *Log) store(seg *segment, b []byte, off int64) (int, error) {
+	if seg.mapped != nil && off+int64(len(b)) <= int64(len(seg.mapped)) {
+		if err := copyMapped(seg.mapped[off:], b); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	n, err := seg.file.WriteAt(b, off)
+	if err == nil && n != len(b) {
+		err = fmt.Errorf("short write of %d of %d bytes", n, len(b))
+	}
+	return n, err
+}
+
+// copyMapped copies src into dst, a write mapping, returning the fault
+// as an error should the file system fail to back a page (SIGBUS on a
+// full disk, where a sparse page is first stored to) instead of crashing
+// the process.
+func copyMapped(dst, src []byte) (err error) {
+	prev := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(prev)
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store into the mapped segment faulted (is the disk full?): %v", r)
+		}
+	}()
+	copy(dst, src)
+	return nil
+}
+
+// mapSegment sizes seg's file to SegmentSize and maps it for writing when
+// Options.MapWrites asks for it and the FS can. A failure is not an
+// error: the log writes with write calls instead, and says why once.
+func (l *Log) mapSegment(seg *segment) {
+	if !l.opts.MapWrites {
+		return
+	}
+	m, ok := l.fs.(vfs.WriteMapper)
+	if !ok {
+		return
+	}
+	size := l.opts.SegmentSize
+	if err := seg.file.Truncate(size); err != nil {
+		l.mapFailed(seg, err)
+		return
+	}
+	seg.alloc = size
+	data, unmap, err := m.MapWrite(seg.file, size)
+	if err != nil {
+		l.mapFailed(seg, err)
+		return
+	}
+	seg.mapped, seg.unmap = data, unmap
+}
+
+// mapFailed notes, once per log, that segments are written with write
+// calls: at debug level where the platform has no mappings, as a warning
+// where a mapping failed.
+func (l *Log) mapFailed(seg *segment, err error) {
+	if l.mapWarned {
+		return
+	}
+	l.mapWarned = true
+	level := slog.LevelWarn
+	if errors.Is(err, errors.ErrUnsupported) {
+		level = slog.LevelDebug
+	}
+	l.logger.Log(context.Background(), level, "lightning/wal: cannot map segments for writing; writing records with write calls",
+		"segment", seg.path, "err", err)
+}
+
+// unmapSegment releases seg's mapping, if it has one. The stores it took
+// are in the page cache already; unmapping loses none of them.
+func (l *Log) unmapSegment(seg *segment) error {
+	if seg.mapped == nil {
+		return nil
+	}
+	err := seg.unmap()
+	seg.mapped, seg.unmap = nil, nil
+	if err != nil {
+		return fmt.Errorf("unmap %s: %w", seg.path, err)
+	}
 	return nil
 }
 
@@ -377,6 +473,9 @@ func (l *Log) preallocate(seg *segment, end int64) error {
 // The truncation is made durable by the sync that follows (trimmed forces
 // one). writeMu must be held.
 func (l *Log) trimTail(seg *segment) error {
+	if err := l.unmapSegment(seg); err != nil {
+		return err
+	}
 	if seg.alloc <= seg.written {
 		return nil
 	}
@@ -594,8 +693,10 @@ func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
 	l.bytesWritten.Add(headerSize)
 	l.liveBytes.Add(headerSize)
 	l.segCount.Add(1)
-	return &segment{num: num, path: path, prevTs: prevTs, lastTs: prevTs, size: headerSize,
-		file: f, written: headerSize, synced: headerSize, alloc: headerSize}, nil
+	seg := &segment{num: num, path: path, prevTs: prevTs, lastTs: prevTs, size: headerSize,
+		file: f, written: headerSize, synced: headerSize, alloc: headerSize}
+	l.mapSegment(seg)
+	return seg, nil
 }
 
 // Sync makes every record written so far durable: it fsyncs the active
@@ -646,6 +747,11 @@ func (l *Log) Close() error {
 	if sticky == nil {
 		err = l.writeMarker(seg)
 	}
+	// After a fail-stop the segment keeps its unused end, a torn tail for
+	// the next Replay; its mapping goes either way.
+	if uerr := l.unmapSegment(seg); uerr != nil && err == nil {
+		err = fmt.Errorf("lightning/wal: %w", uerr)
+	}
 	if cerr := seg.file.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("lightning/wal: close %s: %w", seg.path, cerr)
 	}
@@ -677,10 +783,7 @@ func (l *Log) writeMarker(seg *segment) error {
 		return err
 	}
 	l.buf = trim(buf)
-	n, err := seg.file.Write(buf)
-	if err == nil && n != len(buf) {
-		err = fmt.Errorf("short write of %d of %d bytes", n, len(buf))
-	}
+	n, err := l.store(seg, buf, off)
 	if err != nil {
 		return fmt.Errorf("lightning/wal: write clean-close marker to %s: %w", seg.path, err)
 	}
