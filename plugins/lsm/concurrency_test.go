@@ -167,3 +167,50 @@ func sameValues(a, b []modelVersion) bool {
 	}
 	return true
 }
+
+// TestIteratorWhileAMemtableFills opens iterators while a writer keeps
+// starting a fresh memtable and filling it. An iterator once read each
+// memtable's emptiness twice — to size its sources, then to pick them —
+// and indexed past its slice when an Apply landed in between.
+func TestIteratorWhileAMemtableFills(t *testing.T) {
+	e, err := New(modelOptions(), Deps{FS: vfs.NewMem()})
+	require.NoError(t, err)
+	defer e.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ts := uint64(1); ; ts++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if ts%2 == 0 {
+				// Flush rotates to an empty memtable; the next Apply
+				// fills it while iterators are being opened.
+				if _, writeErr = e.Flush(); writeErr != nil {
+					return
+				}
+			}
+			if writeErr = e.Apply([]interfaces.Entry{{Key: []byte(fmt.Sprintf("k%06d", ts)), Ts: ts, Kind: interfaces.KindSet, Value: []byte("v")}}); writeErr != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	opened := 0
+	for time.Now().Before(deadline) {
+		it, err := e.NewIterator(interfaces.IterOptions{ReadTs: interfaces.MaxTs})
+		require.NoError(t, err)
+		it.First()
+		require.NoError(t, it.Close())
+		opened++
+	}
+	close(stop)
+	wg.Wait()
+	require.NoError(t, writeErr)
+	require.Greater(t, opened, 100)
+}

@@ -60,15 +60,19 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 	it.rs = rs
 	v := rs.v
 
-	// Count the sources first, so the slices are sized once.
-	nMems := 0
+	// Pick the sources first, so the slices are sized once. An empty
+	// memtable stays empty below the snapshot (an Apply adding to it now
+	// has a ts above the applied ts read above), so it is skipped; but an
+	// Apply may fill it at any moment, so emptiness is read once, here:
+	// counting and then asking again would disagree.
+	mems := b.memSrc[:0]
 	for _, m := range rs.mems {
-		// An empty memtable stays empty below the snapshot: an Apply
-		// adding to it now has a ts above the applied ts read above.
 		if !m.empty() {
-			nMems++
+			mems = append(mems, m)
 		}
 	}
+	b.memSrc = mems
+	nMems := len(mems)
 	nLevels := 0
 	for _, f := range v.levels[0] {
 		if f.minTs <= snap && overlapsBounds(f, it.lower, it.upper) {
@@ -83,16 +87,13 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 	b.mems = resize(b.mems, nMems)
 	b.levels = resize(b.levels, nLevels)
 	iters := resize(b.iters, nMems+nLevels)[:0]
-	j := 0
-	for _, m := range rs.mems {
-		if !m.empty() {
-			b.mems[j].Init(m.skl)
-			iters = append(iters, &b.mems[j])
-			j++
-		}
+	for j, m := range mems {
+		b.mems[j].Init(m.skl)
+		iters = append(iters, &b.mems[j])
 	}
+	clear(mems)
 	topts := sstable.IterOptions{LowerBound: it.lower, UpperBound: it.upper}
-	j = 0
+	j := 0
 	for i, f := range v.levels[0] {
 		if f.minTs <= snap && overlapsBounds(f, it.lower, it.upper) {
 			// A one-table level: the version's own slice, so nothing is
@@ -124,6 +125,9 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 // iterBufs is the reusable part of a dbIter, pooled across iterators.
 // Between uses it holds no reference to a table, memtable or version.
 type iterBufs struct {
+	// memSrc is scratch for picking the memtables to read (cleared once
+	// they are picked).
+	memSrc []*memTable
 	mems   []arenaskl.Iterator
 	levels []levelIter
 	iters  []base.InternalIterator
