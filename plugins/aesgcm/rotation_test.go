@@ -160,9 +160,14 @@ func TestWrongMasterKey(t *testing.T) {
 	require.ErrorIs(t, err, interfaces.ErrKeyMismatch)
 	require.ErrorIs(t, err, fs.ErrNotExist)
 
+	// Flip a byte (writing a fixed value would leave one that already
+	// held it unchanged: the registry is random bytes).
 	f, err := mem.OpenReadWrite("db/KEYS")
 	require.NoError(t, err)
-	_, err = f.WriteAt([]byte{0xff}, 100)
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, 100)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{b[0] ^ 0xff}, 100)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	_, err = openReg(mem, testKey(1))
