@@ -59,6 +59,21 @@ func (r *readers) exitPoint(e uint64) {
 	r.inflight[e].n.Add(-1)
 }
 
+// registerVisible adds a long-lived reader at the visible ts, which it
+// loads and returns. The load and the registration run as a point read
+// does, inside an epoch, so that an advance of the discard ts either waits
+// for them and then sees the registration, or computed its candidate
+// before the load (see safeDiscardTs). Registering a ts loaded earlier
+// with register has no such guarantee: the discard ts may pass it in
+// between.
+func (r *readers) registerVisible(visible *atomic.Uint64) uint64 {
+	e := r.enterPoint()
+	ts := visible.Load()
+	r.register(ts)
+	r.exitPoint(e)
+	return ts
+}
+
 // register adds a long-lived reader at ts.
 func (r *readers) register(ts uint64) {
 	r.mu.Lock()
@@ -91,16 +106,10 @@ func (r *readers) count() int {
 // safeDiscardTs returns a ts at or below the read ts of every live and
 // future read, given the visible ts now: the minimum registered read ts, or
 // visible when there is none. It waits for the point reads that might have
-// started below it.
+// started below it, and only then reads the registrations, so that it sees
+// every reader registered with registerVisible in the old epoch.
 func (r *readers) safeDiscardTs(visible func() uint64) uint64 {
 	cand := visible()
-	r.mu.Lock()
-	for ts := range r.active {
-		if ts < cand {
-			cand = ts
-		}
-	}
-	r.mu.Unlock()
 	old := r.epoch.Add(1) - 1
 	for spins := 0; r.inflight[old&1].n.Load() != 0; spins++ {
 		if spins < 64 {
@@ -111,5 +120,12 @@ func (r *readers) safeDiscardTs(visible func() uint64) uint64 {
 			sleepBrief()
 		}
 	}
+	r.mu.Lock()
+	for ts := range r.active {
+		if ts < cand {
+			cand = ts
+		}
+	}
+	r.mu.Unlock()
 	return cand
 }

@@ -22,8 +22,9 @@ func (db *DB) Snapshot() (*Snapshot, error) {
 	if db.closed {
 		return nil, ErrClosed
 	}
-	ts := db.visible.Load()
-	db.readers.register(ts)
+	// Loaded and registered as one step against the discard ts: the
+	// visible ts moves on without commitMu (see readers.registerVisible).
+	ts := db.readers.registerVisible(&db.visible)
 	return &Snapshot{db: db, ts: ts}, nil
 }
 

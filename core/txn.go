@@ -71,8 +71,8 @@ func (db *DB) Begin(opts TxnOptions) (*Txn, error) {
 			db.commitMu.Unlock()
 			return nil, ErrClosed
 		}
-		t.readTs = db.visible.Load()
-		db.readers.register(t.readTs)
+		// One step against the discard ts: see readers.registerVisible.
+		t.readTs = db.readers.registerVisible(&db.visible)
 		db.commitMu.Unlock()
 		return t, nil
 	}
