@@ -37,11 +37,18 @@
 // Stats pin a read state (version.go): the buffers and the committed tree
 // version current when they started. Apply, flushes and compaction never
 // disturb a pinned state, so iterators are stable snapshots for free.
-// An iterator's tree source (the cursor's path, about a kilobyte) is
-// recycled through a pool when the iterator is closed, since short scans
-// open one per scan; a scan decodes leaf entries one after another from
-// where the previous one ended, and builds keys by copying only their
-// suffix after the leaf's prefix.
+// An iterator's tree source (the cursor and its key buffer) is recycled
+// through a pool when the iterator is closed, since short scans open one
+// per scan. A seek descends through parsed branch views kept in the branch
+// table (the cursor's path holds pointers to them, so a descent parses and
+// copies no branch), then searches the leaf. A forward scan of the tree
+// alone (the write buffers empty, as in every settled database) runs
+// straight on the cursor: it decodes leaf entries one after another from
+// where the previous one ended, each into numbers in registers
+// (page.Leaf.ScanAt) rather than a struct, makes slices only of what it
+// returns, builds keys by copying only their suffix after the leaf's
+// prefix, and offers NextKV, which the core uses to step a scan with one
+// dynamic call per step.
 //
 // Close does not flush; it stops a flush in progress, whose pages past the
 // last commit's page count no meta reaches, and cuts the file back to that
@@ -93,8 +100,12 @@
 // Node images are checked (checksum, page id, generation, type, every
 // field of the image) when first read, and kept decoded: branches — read
 // on every lookup, and about one page in a hundred — in a lock-free table
-// indexed by page id; leaves in the cache, Deps.Cache or a private one of
-// Options.CacheSize bytes, keyed {namespace, 0, page id}. Searches run in
+// indexed by page id, with a parsed view; leaves in the cache, Deps.Cache
+// or a private one of Options.CacheSize bytes, keyed {namespace, 0, page
+// id}. A node read from the file is decompressed straight into the value
+// the cache keeps, its pages assembled in pooled scratch memory: one
+// allocation per leaf, which is what a scan of a cold cache pays per leaf
+// besides the checksum, the decompression and the check. Searches run in
 // place on the image, with no per-entry decoding into objects; a leaf
 // keeps its keys apart from its values, so a binary search or a scan reads
 // a dense run of keys, and marks the entries that continue the previous

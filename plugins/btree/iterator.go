@@ -62,21 +62,15 @@ type treeSource struct {
 	ok    bool
 	kbufs [2][]byte
 	// tkey is the iterator's key buffer on its fast path (forwardTree):
-	// the prefix of the leaf whose image starts at tkeyImg, then the
-	// suffix of the current key.
-	tkey    []byte
-	tkeyImg *byte
-	// seqOff is where entry seqIdx of the leaf whose image starts at
-	// seqImg begins: where forwardTree's last decode ended.
-	seqImg *byte
-	seqIdx int
-	seqOff int
-	kb     int
-	k      []byte
-	t      uint64
-	kind   interfaces.EntryKind
-	val    []byte
-	ovf    page.ValueRef
+	// the prefix of the current leaf, then the suffix of the current key
+	// (see leafRun.fresh). It lives here to be pooled with the source.
+	tkey []byte
+	kb   int
+	k    []byte
+	t    uint64
+	kind interfaces.EntryKind
+	val  []byte
+	ovf  page.ValueRef
 }
 
 func (s *treeSource) set(ok bool, err error) bool {
@@ -208,8 +202,11 @@ func (m *merger) step() bool {
 	return m.pick()
 }
 
-// iterator implements interfaces.Iterator over a pinned read state.
-type iterator struct {
+// iterState is an iterator's state over a pinned read state. States are
+// pooled (iterPool), buffers and all: a short scan opens an iterator per
+// scan, and allocating one each time cost more than its seek. The handle
+// NewIterator returns (iterator) owns a state until Close gives it back.
+type iterState struct {
 	e      *Engine
 	s      *readState
 	snapTs uint64
@@ -223,9 +220,9 @@ type iterator struct {
 	mem    []memSource
 	memArr [2 + DefaultMaxFrozenBuffers]memSource
 	srcArr [3 + DefaultMaxFrozenBuffers]source
-	// tree is the tree's source, nil for an empty tree and after Close;
-	// it comes from treePool.
-	tree *treeSource
+	// tree is the tree's source, treeBuf, or nil for an empty tree.
+	tree    *treeSource
+	treeBuf treeSource
 	// treeOnly: the only source is the tree and the iterator moves
 	// forward, so moves run straight on the cursor (forwardTree).
 	treeOnly bool
@@ -233,7 +230,7 @@ type iterator struct {
 	// met; handled, that the key was yielded or skipped (its older
 	// versions are skipped).
 	haveKey, handled bool
-	ent              page.LeafEntry // forwardTree's decoded entry
+	run              leafRun
 	valid            bool
 	// yielded says key and ts are those of a version yielded since the
 	// last First or Seek (see repeats).
@@ -247,6 +244,143 @@ type iterator struct {
 	value []byte
 	err   error
 	done  bool
+	// lowerBuf and upperBuf hold lower and upper when they are copies of
+	// the options' bounds: they keep their capacity in the pool.
+	lowerBuf, upperBuf []byte
+}
+
+// iterPool recycles iterator states.
+var iterPool = sync.Pool{New: func() any { return new(iterState) }}
+
+// reset clears st for the pool: it drops every reference to the read
+// state, its buffers and images, and keeps its own buffers' capacity.
+func (st *iterState) reset() {
+	kbuf, lb, ub := st.kbuf[:0], st.lowerBuf[:0], st.upperBuf[:0]
+	kb := [2][]byte{st.treeBuf.kbufs[0][:0], st.treeBuf.kbufs[1][:0]}
+	tkey := st.treeBuf.tkey[:0]
+	*st = iterState{}
+	st.kbuf, st.lowerBuf, st.upperBuf = kbuf, lb, ub
+	st.treeBuf.kbufs, st.treeBuf.tkey = kb, tkey
+}
+
+// copyInto copies b into *buf, reusing its memory, and returns the copy;
+// nil for a nil b, and a non-nil empty slice for an empty one (an empty
+// bound is a bound).
+func copyInto(buf *[]byte, b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	*buf = append((*buf)[:0], b...)
+	if *buf == nil {
+		*buf = make([]byte, 0, 16)
+	}
+	return *buf
+}
+
+// iterator implements interfaces.Iterator: a handle on a pooled state.
+// Close gives the state back and detaches the handle, so a handle used
+// after Close (or closed twice) never touches a state another iterator
+// has since taken: its moves return false and Err returns what Close did.
+type iterator struct {
+	st  *iterState
+	err error // the error Close returned, once closed
+}
+
+func (it *iterator) First() bool {
+	if it.st == nil {
+		return false
+	}
+	return it.st.First()
+}
+
+func (it *iterator) Seek(key []byte) bool {
+	if it.st == nil {
+		return false
+	}
+	return it.st.Seek(key)
+}
+
+func (it *iterator) Next() bool {
+	if it.st == nil {
+		return false
+	}
+	return it.st.Next()
+}
+
+// NextKV is Next followed, when it returns true, by Key and Value, in one
+// call: the core, in process, steps its scans with it (one dynamic call
+// per step instead of three). The slices are valid as Key's and Value's
+// are.
+func (it *iterator) NextKV() (key, value []byte, ok bool) {
+	st := it.st
+	switch {
+	case st == nil:
+		return nil, nil, false
+	case st.treeOnly && st.valid:
+		// Next's own fast path, one call shallower.
+		st.valid = false
+		ok = st.forwardTree(true, nil, true)
+	default:
+		ok = st.Next()
+	}
+	if ok {
+		return st.key, st.value, true
+	}
+	return nil, nil, false
+}
+
+func (it *iterator) Valid() bool { return it.st != nil && it.st.valid }
+
+func (it *iterator) Key() []byte {
+	if it.st == nil {
+		return nil
+	}
+	return it.st.key
+}
+
+func (it *iterator) Ts() uint64 {
+	if it.st == nil {
+		return 0
+	}
+	return it.st.ts
+}
+
+func (it *iterator) Kind() interfaces.EntryKind {
+	if it.st == nil {
+		return 0
+	}
+	return it.st.kind
+}
+
+func (it *iterator) Value() []byte {
+	if it.st == nil {
+		return nil
+	}
+	return it.st.value
+}
+
+func (it *iterator) Err() error {
+	if it.st == nil {
+		return it.err
+	}
+	return it.st.err
+}
+
+// Close releases the read state, gives the state back to the pool and
+// returns Err. Closing again returns the same.
+func (it *iterator) Close() error {
+	st := it.st
+	if st == nil {
+		return it.err
+	}
+	it.st = nil
+	if st.s != nil {
+		st.e.release(st.s)
+	}
+	it.err = st.err
+	st.reset()
+	iterPool.Put(st)
+	return it.err
 }
 
 // NewIterator returns an iterator over a snapshot: the read state current
@@ -264,18 +398,16 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 	// The applied ts is read before the state: every Apply that returned
 	// before it is in the state, and versions of later ones are cut off.
 	applied := e.appliedTs.Load()
-	it := &iterator{
-		e:      e,
-		s:      e.acquire(),
-		snapTs: min(opts.ReadTs, applied),
-		all:    opts.AllVersions,
-		rev:    opts.Reverse,
-	}
-	it.lower = cloneBytes(opts.LowerBound)
-	it.upper = cloneBytes(opts.UpperBound)
+	it := iterPool.Get().(*iterState)
+	it.e = e
+	it.s = e.acquire()
+	it.snapTs = min(opts.ReadTs, applied)
+	it.all, it.rev = opts.AllVersions, opts.Reverse
+	it.lower = copyInto(&it.lowerBuf, opts.LowerBound)
+	it.upper = copyInto(&it.upperBuf, opts.UpperBound)
 	if opts.Prefix != nil {
 		if it.lower == nil || bytes.Compare(opts.Prefix, it.lower) > 0 {
-			it.lower = cloneBytes(opts.Prefix)
+			it.lower = copyInto(&it.lowerBuf, opts.Prefix)
 		}
 		if succ := prefixSuccessor(opts.Prefix); succ != nil && (it.upper == nil || bytes.Compare(succ, it.upper) < 0) {
 			it.upper = succ
@@ -298,28 +430,14 @@ func (e *Engine) NewIterator(opts interfaces.IterOptions) (interfaces.Iterator, 
 		srcs = append(srcs, &it.mem[i])
 	}
 	if s.tree.root != 0 {
-		it.tree = treePool.Get().(*treeSource)
+		it.tree = &it.treeBuf
 		it.tree.c.init(e.p, s.tree)
 		srcs = append(srcs, it.tree)
 	}
 	it.m = merger{srcs: srcs, cur: -1, reverse: it.rev}
 	it.treeOnly = len(srcs) == 1 && len(it.mem) == 0 && !it.rev
 	e.iterOpened.Add(1)
-	return it, nil
-}
-
-// treePool recycles tree sources: one is about a kilobyte (the cursor's
-// path of frames), and short scans open an iterator per scan.
-var treePool = sync.Pool{New: func() any { return new(treeSource) }}
-
-// recycle clears s for reuse, keeping its buffers, and returns it to
-// treePool.
-func (s *treeSource) recycle() {
-	kb := [2][]byte{s.kbufs[0][:0], s.kbufs[1][:0]}
-	tkey := s.tkey[:0]
-	*s = treeSource{}
-	s.kbufs, s.tkey = kb, tkey
-	treePool.Put(s)
+	return &iterator{st: it}, nil
 }
 
 func cloneBytes(b []byte) []byte {
@@ -342,7 +460,7 @@ func prefixSuccessor(p []byte) []byte {
 	return nil
 }
 
-func (it *iterator) First() bool {
+func (it *iterState) First() bool {
 	if it.done {
 		return false
 	}
@@ -376,7 +494,7 @@ func (it *iterator) First() bool {
 	return it.findReverse()
 }
 
-func (it *iterator) Seek(key []byte) bool {
+func (it *iterState) Seek(key []byte) bool {
 	if it.done {
 		return false
 	}
@@ -409,7 +527,7 @@ func (it *iterator) Seek(key []byte) bool {
 	return it.findReverse()
 }
 
-func (it *iterator) Next() bool {
+func (it *iterState) Next() bool {
 	if it.done || !it.valid {
 		it.valid = false
 		return false
@@ -441,7 +559,7 @@ const skipSteps = 8
 
 // skipKey moves past every version of key (going forward), which must not
 // alias a source's buffers (it.key does not).
-func (it *iterator) skipKey(key []byte) {
+func (it *iterState) skipKey(key []byte) {
 	for range skipSteps {
 		if !it.m.valid() || !bytes.Equal(it.m.src().key(), key) {
 			return
@@ -455,7 +573,7 @@ func (it *iterator) skipKey(key []byte) {
 
 // findForward moves forward from the merger's position to the next version
 // to yield.
-func (it *iterator) findForward() bool {
+func (it *iterState) findForward() bool {
 	for it.m.valid() {
 		s := it.m.src()
 		k := s.key()
@@ -483,88 +601,139 @@ func (it *iterator) findForward() bool {
 	return it.stop()
 }
 
+// leafRun is forwardTree's place in the leaf the cursor stands on. The
+// scan decodes entry after entry, each starting where the previous one
+// ended, so the offset array is read only where a run starts (a seek, or
+// a step into the next leaf), and the cursor's index in the leaf is not
+// kept up to date meanwhile: a tree-only iterator moves its cursor only by
+// seeks, which rebuild the path, and nextLeaf, which replaces the leaf.
+type leafRun struct {
+	l *page.Leaf // the cursor's leaf
+	// next is where the next entry to decode starts; left counts the
+	// entries from there to the end of the leaf.
+	next, left int
+	// start is where the leaf's first entry starts: an entry decoded
+	// there continues a key from the previous leaf only by comparison.
+	start int
+	// fresh says tkey does not hold the leaf's prefix yet. It is built
+	// when the first key of the leaf is, not when the run starts: until
+	// then it.key may be the previous leaf's key, in tkey.
+	fresh bool
+}
+
+// startRun makes the run begin at entry i of the cursor's leaf.
+func (it *iterState) startRun(i int) {
+	r := &it.run
+	r.l = it.tree.c.leaf()
+	r.start = r.l.Offset(0)
+	r.next = r.l.Offset(i)
+	r.left = r.l.Len() - i
+	r.fresh = true
+}
+
 // forwardTree is findForward for an iterator whose only source is the
-// tree: it reads entries straight from the cursor, compares keys in their
-// split (prefix, suffix) form, and builds only the keys it stops on. ok and
-// err are the result of positioning the cursor; with advance it first
-// steps past the current entry.
-func (it *iterator) forwardTree(ok bool, err error, advance bool) bool {
+// tree: it reads entries straight from the cursor's leaves, compares keys
+// in their split (prefix, suffix) form, and builds only the keys it stops
+// on. ok and err are the result of positioning the cursor (a seek); with
+// advance, the cursor is where the last call left it and the scan goes on
+// from the entry after the current one. This is the loop every scan spends
+// its time in.
+func (it *iterState) forwardTree(ok bool, err error, advance bool) bool {
 	c := &it.tree.c
 	if err != nil {
 		it.err, it.done = err, true
 		return false
 	}
+	r := &it.run
 	if !advance {
 		it.haveKey = false
+		if !ok {
+			return it.endTree()
+		}
+		it.startRun(c.idx())
 	}
-	for ok {
-		f := &c.frames[len(c.frames)-1]
-		if advance {
-			// cursor.next, with the step within a leaf inlined: this is
-			// the loop every scan spends its time in.
-			if f.i++; f.i >= f.l.Len() {
-				if !c.nextLeaf() {
-					break
-				}
-				f = &c.frames[len(c.frames)-1]
+	for {
+		if r.left == 0 {
+			if !c.nextLeaf() {
+				break
 			}
+			it.startRun(0)
 		}
-		advance = true
-		l := &f.l
-		i := f.i
-		en := &it.ent
-		// Entry after entry, each starts where the previous one ended:
-		// the offset array is read only after a seek or a leaf change.
-		ts := it.tree
+		r.left--
+		l := r.l
+		off := r.next
+		// ScanAt returns the entry's parts in registers; slices are made
+		// only of what is used.
+		ks, kn, ts, flags, vs, vn, next := l.ScanAt(off)
+		r.next = next
 		img := l.Image()
-		off := ts.seqOff
-		if ts.seqImg != &img[0] || ts.seqIdx != i {
-			off = l.Offset(i)
-		}
-		ts.seqOff = l.DecodeAt(off, en)
-		ts.seqImg, ts.seqIdx = &img[0], i+1
 		// The leaf says when an entry continues the previous one's key;
 		// only the first entry of a leaf needs a comparison.
-		same := it.haveKey && (en.SameKey || (i == 0 && keyEquals(l.Prefix(), en.Key, it.key)))
+		same := it.haveKey && (flags.SameKey() || (off == r.start && keyEquals(l.Prefix(), img[ks:ks+kn], it.key)))
 		if !same {
-			if it.upper != nil && page.CompareSplit(l.Prefix(), en.Key, it.upper) >= 0 {
+			suffix := img[ks : ks+kn : ks+kn]
+			if it.upper != nil && page.CompareSplit(l.Prefix(), suffix, it.upper) >= 0 {
 				break
 			}
 			if p := l.Prefix(); len(p) == 0 {
 				// The image holds the whole key, and outlives the
 				// position: no copy.
-				it.key = en.Key
+				it.key = suffix
 			} else {
 				// tkey holds the leaf's prefix from the first key built
 				// in it on: each key then costs a copy of its suffix
-				// only. The leaf is known by its image's first byte,
-				// which tkeyImg keeps alive (or a pinned map holds), so
-				// no other image can take its address meanwhile.
-				if ts.tkeyImg != &img[0] {
-					ts.tkey = append(ts.tkey[:0], p...)
-					ts.tkeyImg = &img[0]
+				// only. tkey is stored back only when it grows.
+				tk := it.tree.tkey
+				if r.fresh {
+					tk = append(tk[:0], p...)
+					it.tree.tkey = tk
+					r.fresh = false
 				}
-				ts.tkey = append(ts.tkey[:len(p)], en.Key...)
-				it.key = ts.tkey
+				if n := len(p) + len(suffix); n <= cap(tk) {
+					tk = tk[:n]
+					copy(tk[len(p):], suffix)
+				} else {
+					tk = append(tk[:len(p)], suffix...)
+					it.tree.tkey = tk
+				}
+				it.key = tk
 			}
 			it.haveKey, it.handled = true, false
 		} else if it.handled && !it.all {
 			// An older version of a key already yielded or skipped.
 			continue
 		}
-		if en.Ts > it.snapTs {
+		if ts > it.snapTs {
 			continue
 		}
+		kind := flags.Kind()
 		if !it.all {
 			it.handled = true
-			if en.Kind != interfaces.KindSet {
+			if kind != interfaces.KindSet {
 				continue
 			}
 		}
-		return it.yield(en.Ts, en.Kind, en.Value, en.Ovf)
+		switch {
+		case kind == interfaces.KindSet && !flags.Overflow():
+			// yield, for the inline value every scan meets.
+			it.ts, it.kind, it.value = ts, kind, img[vs:vs+vn:vs+vn]
+			it.yielded, it.valid = true, true
+			return true
+		case kind == interfaces.KindSet:
+			var en page.LeafEntry
+			l.DecodeAt(off, &en)
+			return it.yield(ts, kind, nil, en.Ovf)
+		}
+		return it.yield(ts, kind, nil, page.ValueRef{})
 	}
-	if c.err != nil {
-		it.err, it.done = c.err, true
+	return it.endTree()
+}
+
+// endTree ends a forwardTree move that found nothing: the tree is
+// exhausted, the bound reached, or the cursor failed.
+func (it *iterState) endTree() bool {
+	if err := it.tree.c.err; err != nil {
+		it.err, it.done = err, true
 	}
 	it.valid = false
 	return false
@@ -574,7 +743,7 @@ func (it *iterator) forwardTree(ok bool, err error, advance bool) bool {
 // version to yield. Without AllVersions it reads every version of a key
 // (they come oldest first) and yields the newest one at or below the
 // snapshot, leaving the merger on the key before.
-func (it *iterator) findReverse() bool {
+func (it *iterState) findReverse() bool {
 	for it.m.valid() {
 		s := it.m.src()
 		k := s.key()
@@ -619,19 +788,19 @@ func (it *iterator) findReverse() bool {
 // the big one (Engine.moveYoung) may meet a version in both, one right
 // after the other. Only AllVersions needs the test: otherwise every
 // version of a yielded key is skipped anyway.
-func (it *iterator) repeats(k []byte, ts uint64) bool {
+func (it *iterState) repeats(k []byte, ts uint64) bool {
 	return it.yielded && ts == it.ts && bytes.Equal(k, it.key)
 }
 
 // setKey copies k into the iterator's own buffer and makes it the
 // current key.
-func (it *iterator) setKey(k []byte) {
+func (it *iterState) setKey(k []byte) {
 	it.kbuf = append(it.kbuf[:0], k...)
 	it.key = it.kbuf
 }
 
 // yield makes the iterator valid at a version whose key is in it.key.
-func (it *iterator) yield(ts uint64, kind interfaces.EntryKind, inline []byte, ovf page.ValueRef) bool {
+func (it *iterState) yield(ts uint64, kind interfaces.EntryKind, inline []byte, ovf page.ValueRef) bool {
 	it.ts, it.kind = ts, kind
 	it.yielded = true
 	it.value = inline
@@ -650,35 +819,10 @@ func (it *iterator) yield(ts uint64, kind interfaces.EntryKind, inline []byte, o
 }
 
 // stop ends a move: the iterator is exhausted, or failed.
-func (it *iterator) stop() bool {
+func (it *iterState) stop() bool {
 	if err := it.m.err(); err != nil {
 		it.err, it.done = err, true
 	}
 	it.valid = false
 	return false
-}
-
-func (it *iterator) Valid() bool                { return it.valid }
-func (it *iterator) Key() []byte                { return it.key }
-func (it *iterator) Ts() uint64                 { return it.ts }
-func (it *iterator) Kind() interfaces.EntryKind { return it.kind }
-func (it *iterator) Value() []byte              { return it.value }
-func (it *iterator) Err() error                 { return it.err }
-
-// Close releases the read state and recycles the tree source. Every move
-// checks done first, so a closed iterator never touches the source again.
-func (it *iterator) Close() error {
-	if it.s != nil {
-		it.e.release(it.s)
-		it.s = nil
-	}
-	if it.tree != nil {
-		it.tree.recycle()
-		it.tree = nil
-		it.m = merger{}
-	}
-	// The key may be in the recycled source's buffer.
-	it.key, it.value = nil, nil
-	it.valid, it.done = false, true
-	return it.err
 }

@@ -46,7 +46,8 @@ type pager struct {
 	verified atomic.Pointer[[]atomic.Uint64]
 	verifyMu sync.Mutex // serialises growth of verified
 
-	bufs sync.Pool // *[]byte of pageSize, for reads
+	bufs    sync.Pool // *[]byte of pageSize, for reads
+	scratch sync.Pool // *[]byte, for assembling the stored bytes of chains
 
 	branches branchTable
 
@@ -166,54 +167,80 @@ func (p *pager) payload(dst, raw []byte, h page.Header, copyOut bool) ([]byte, e
 	return out, nil
 }
 
-// readBlob reads the blob whose first page is id, written at gen, of type
-// t, and returns its decoded bytes (never aliasing a pooled buffer or the
-// map) and the ids of its continuation pages.
-func (p *pager) readBlob(v *treeVersion, id, gen uint64, t page.Type) ([]byte, []uint64, error) {
+// blobRead is a blob's stored bytes (the payloads of its pages, opened
+// when sealed, before decompression) as gather collects them, and the
+// pooled memory they may alias, which release returns.
+type blobRead struct {
+	first  page.Header
+	stored []byte
+	// nmore is the number of continuation pages; their ids are in
+	// moreArr, and past its length in moreSpill (a leaf chain is at most
+	// four pages). No slice points into the struct itself, which keeps it
+	// on its caller's stack.
+	nmore     int
+	moreArr   [4]uint64
+	moreSpill []uint64
+	// owned says stored is a fresh slice holding the whole blob, which the
+	// caller may keep (gather's own flag, for an uncompressed blob).
+	owned   bool
+	buf     *[]byte // pooled page buffer stored aliases, or nil
+	scratch *[]byte // pooled scratch stored aliases, or nil
+}
+
+// maxPooledScratch bounds the scratch buffers kept for reuse: node chains
+// need a few pages; a long value's buffer is dropped rather than held.
+const maxPooledScratch = 256 << 10
+
+// gather reads the pages of the blob whose first page is id, written at
+// gen, of type t, checking each, and collects its stored bytes into r. A
+// single unsealed page's payload is used in place (the map, or a pooled
+// page buffer); other blobs are assembled in a pooled scratch buffer, or,
+// when own is set and the blob is uncompressed, in a fresh slice the
+// caller may keep (r.owned). The caller calls release(r) when done with
+// r.stored, also after an error.
+func (p *pager) gather(v *treeVersion, id, gen uint64, t page.Type, own bool, r *blobRead) error {
 	raw, buf, err := p.readRaw(v, id)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	h, err := p.checkPage(raw, id, gen, t, false)
 	if err != nil {
 		p.putBuf(buf)
-		return nil, nil, err
+		return err
 	}
-	first := h
-	pl, err := p.payload(nil, raw, h, false)
-	if err != nil {
-		p.putBuf(buf)
-		return nil, nil, err
+	r.first = h
+	if h.Next == 0 && p.cipher == nil {
+		r.stored, r.buf = page.Payload(raw, h), buf
+		return nil
 	}
-	if h.Next == 0 {
-		// One page: decode straight from it, copying only what the codec
-		// does not (pl may alias the pooled buffer or the map).
-		var data []byte
-		if first.Flags&page.FlagCompressed == 0 && p.cipher == nil {
-			pl = append([]byte(nil), pl...)
-		}
-		data, err = p.decode(id, first, pl)
-		p.putBuf(buf)
-		if err != nil {
-			return nil, nil, err
-		}
-		return data, nil, nil
+	var dst []byte
+	if own && h.Flags&page.FlagCompressed == 0 {
+		// The stored bytes are the blob: read them where they will stay.
+		dst = make([]byte, 0, min(int(h.RawLen), interfaces.MaxDecodedLen)+p.capacity)
+		r.owned = true
+	} else {
+		r.scratch = p.getScratch()
+		dst = (*r.scratch)[:0]
 	}
-	stored := append(make([]byte, 0, int(first.RawLen)+p.capacity), pl...)
+	stored, err := p.payload(dst, raw, h, true)
 	p.putBuf(buf)
-	var more []uint64
+	if err != nil {
+		return err
+	}
 	// The writer fills every page but the last (a free-list snapshot may
 	// end with one empty page), and stores a compressed blob only when it
 	// is shorter than the raw one: the bound stops a damaged chain that
 	// loops.
-	maxPages := uint64(first.RawLen)/uint64(p.capacity) + 3
+	maxPages := uint64(h.RawLen)/uint64(p.capacity) + 3
 	for next := h.Next; next != 0; {
-		if uint64(len(more))+1 >= maxPages {
-			return nil, nil, p.corrupt(id, "blob chain is longer than its length allows")
+		if uint64(r.nmore)+1 >= maxPages {
+			r.keepScratch(stored)
+			return p.corrupt(id, "blob chain is longer than its length allows")
 		}
 		raw, buf, err := p.readRaw(v, next)
 		if err != nil {
-			return nil, nil, err
+			r.keepScratch(stored)
+			return err
 		}
 		h, err := p.checkPage(raw, next, gen, t, true)
 		if err == nil {
@@ -221,12 +248,89 @@ func (p *pager) readBlob(v *treeVersion, id, gen uint64, t page.Type) ([]byte, [
 		}
 		p.putBuf(buf)
 		if err != nil {
-			return nil, nil, err
+			r.keepScratch(stored)
+			return err
 		}
-		more = append(more, next)
+		r.addMore(next)
 		next = h.Next
 	}
-	data, err := p.decode(id, first, stored)
+	r.stored = stored
+	r.keepScratch(stored)
+	return nil
+}
+
+func (r *blobRead) addMore(id uint64) {
+	if r.nmore < len(r.moreArr) {
+		r.moreArr[r.nmore] = id
+	} else {
+		r.moreSpill = append(r.moreSpill, id)
+	}
+	r.nmore++
+}
+
+// moreID returns the id of continuation page i.
+func (r *blobRead) moreID(i int) uint64 {
+	if i < len(r.moreArr) {
+		return r.moreArr[i]
+	}
+	return r.moreSpill[i-len(r.moreArr)]
+}
+
+// appendMore appends the continuation page ids to dst.
+func (r *blobRead) appendMore(dst []uint64) []uint64 {
+	for i := range r.nmore {
+		dst = append(dst, r.moreID(i))
+	}
+	return dst
+}
+
+// keepScratch records the (possibly grown) buffer stored lives in as the
+// scratch to return to the pool, so that growth is kept.
+func (r *blobRead) keepScratch(stored []byte) {
+	if r.scratch != nil {
+		*r.scratch = stored[:0]
+	}
+}
+
+// release returns the pooled memory r.stored may alias. r.stored must not
+// be used afterwards.
+func (p *pager) release(r *blobRead) {
+	p.putBuf(r.buf)
+	if r.scratch != nil && cap(*r.scratch) <= maxPooledScratch {
+		p.scratch.Put(r.scratch)
+	}
+	r.buf, r.scratch, r.stored = nil, nil, nil
+}
+
+func (p *pager) getScratch() *[]byte {
+	if b, ok := p.scratch.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4*p.pageSize)
+	return &b
+}
+
+// readBlob reads the blob whose first page is id, written at gen, of type
+// t, and returns its decoded bytes (never aliasing a pooled buffer or the
+// map) and the ids of its continuation pages.
+func (p *pager) readBlob(v *treeVersion, id, gen uint64, t page.Type) ([]byte, []uint64, error) {
+	var r blobRead
+	err := p.gather(v, id, gen, t, true, &r)
+	defer p.release(&r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var more []uint64
+	if r.nmore > 0 {
+		more = r.appendMore(make([]uint64, 0, r.nmore))
+	}
+	if r.owned {
+		if len(r.stored) != int(r.first.RawLen) {
+			return nil, nil, p.corrupt(id, "blob of %d bytes, its header says %d", len(r.stored), r.first.RawLen)
+		}
+		return r.stored, more, nil
+	}
+	data, err := p.decode(nil, id, r.first, r.stored)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -240,26 +344,35 @@ func (p *pager) overhead() int {
 	return p.cipher.Overhead()
 }
 
-// decode decompresses a blob's stored bytes when its first page says so and
-// checks the length.
-func (p *pager) decode(id uint64, first page.Header, stored []byte) ([]byte, error) {
+// decode appends the blob held in stored, decompressed when its first page
+// says so, to dst, and checks its length against the header. A nil dst is
+// given a fresh slice of exactly the blob's length.
+func (p *pager) decode(dst []byte, id uint64, first page.Header, stored []byte) ([]byte, error) {
+	base := len(dst)
 	if first.Flags&page.FlagCompressed == 0 {
 		if len(stored) != int(first.RawLen) {
 			return nil, p.corrupt(id, "blob of %d bytes, its header says %d", len(stored), first.RawLen)
 		}
-		return stored, nil
+		if dst == nil {
+			// append to nil allocates without clearing what it copies over.
+			return append([]byte(nil), stored...), nil
+		}
+		return append(dst, stored...), nil
 	}
 	c, ok := p.codecs[interfaces.CodecID(first.Codec)]
 	if !ok {
 		return nil, fmt.Errorf("lightning/btree: page %d of %s is compressed with codec %d, which is not configured: %w",
 			id, p.path, first.Codec, interfaces.ErrIncompatible)
 	}
-	out, err := c.Decode(make([]byte, 0, first.RawLen), stored)
+	if dst == nil {
+		dst = make([]byte, 0, min(int(first.RawLen), interfaces.MaxDecodedLen))
+	}
+	out, err := c.Decode(dst, stored)
 	if err != nil {
 		return nil, p.corrupt(id, "decompress: %w", err)
 	}
-	if len(out) != int(first.RawLen) {
-		return nil, p.corrupt(id, "blob decodes to %d bytes, its header says %d", len(out), first.RawLen)
+	if len(out)-base != int(first.RawLen) {
+		return nil, p.corrupt(id, "blob decodes to %d bytes, its header says %d", len(out)-base, first.RawLen)
 	}
 	return out, nil
 }
@@ -316,6 +429,24 @@ func (p *pager) readNode(v *treeVersion, id, gen uint64, t page.Type) (node, err
 	return p.readNodeSlow(v, id, gen, t)
 }
 
+// branch returns a parsed view of the branch at (id, gen), from the branch
+// table when it holds it (the view is shared and immutable: every descent
+// passes through the same few branches, and parses none of them).
+func (p *pager) branch(v *treeVersion, id, gen uint64) (*page.Branch, error) {
+	if b, ok := p.branches.getParsed(id, gen); ok {
+		return b, nil
+	}
+	n, err := p.readNode(v, id, gen, page.TypeBranch)
+	if err != nil {
+		return nil, err
+	}
+	b, err := page.ParseBranch(n.img)
+	if err != nil {
+		return nil, p.corrupt(id, "%w", err)
+	}
+	return &b, nil
+}
+
 // readNodeSlow is readNode past the branch table: the cache, the map, the
 // file.
 func (p *pager) readNodeSlow(v *treeVersion, id, gen uint64, t page.Type) (node, error) {
@@ -333,14 +464,44 @@ func (p *pager) readNodeSlow(v *treeVersion, id, gen uint64, t page.Type) (node,
 	if n, ok, err := p.readMappedNode(v, id, gen, t); ok || err != nil {
 		return n, err
 	}
-	data, more, err := p.readBlob(v, id, gen, t)
+	return p.loadNode(v, id, gen, t)
+}
+
+// loadNode reads, decodes and validates the node at (id, gen) and stores
+// it in the cache (a branch, in the branch table). The image is decoded
+// straight into the cached value, so a node read from the file costs one
+// allocation: a full scan of a cold cache reads every leaf this way.
+func (p *pager) loadNode(v *treeVersion, id, gen uint64, t page.Type) (node, error) {
+	var r blobRead
+	err := p.gather(v, id, gen, t, false, &r)
+	defer p.release(&r)
 	if err != nil {
 		return node{}, err
 	}
-	if err := validateImage(data, t); err != nil {
+	hdr := cachedHeader + 8*r.nmore
+	c := make([]byte, hdr, hdr+min(int(r.first.RawLen), interfaces.MaxDecodedLen))
+	c, err = p.decode(c, id, r.first, r.stored)
+	if err != nil {
+		return node{}, err
+	}
+	img := c[hdr:len(c):len(c)]
+	if err := validateImage(img, t); err != nil {
 		return node{}, p.corrupt(id, "%v image: %w", t, err)
 	}
-	return p.cacheNode(id, gen, t, data, more), nil
+	binary.LittleEndian.PutUint64(c, gen)
+	c[8] = byte(t)
+	binary.LittleEndian.PutUint32(c[9:], uint32(r.nmore))
+	for i := range r.nmore {
+		binary.LittleEndian.PutUint64(c[cachedHeader+8*i:], r.moreID(i))
+	}
+	n := node{img: img, more: c[cachedHeader:hdr:hdr]}
+	if t == page.TypeBranch {
+		// Branches live in the branch table, not the shared cache.
+		p.branches.put(id, gen, n)
+	} else if p.cache != nil {
+		p.cache.Set(p.cacheKey(id), c, int64(len(c)))
+	}
+	return n, nil
 }
 
 func validateImage(img []byte, t page.Type) error {
@@ -580,6 +741,9 @@ type branchTable struct {
 type branchSlot struct {
 	gen uint64
 	n   node
+	// b is the parsed view of n.img, nil if it does not parse (then
+	// branch reports the corruption each time).
+	b *page.Branch
 }
 
 func (bt *branchTable) get(id, gen uint64) (node, bool) {
@@ -610,7 +774,24 @@ func (bt *branchTable) put(id, gen uint64, n node) {
 		}
 		bt.mu.Unlock()
 	}
-	(*s)[id].Store(&branchSlot{gen: gen, n: n})
+	slot := &branchSlot{gen: gen, n: n}
+	if b, err := page.ParseBranch(n.img); err == nil {
+		slot.b = &b
+	}
+	(*s)[id].Store(slot)
+}
+
+// getParsed returns the parsed view of the branch at (id, gen), if the
+// table holds it.
+func (bt *branchTable) getParsed(id, gen uint64) (*page.Branch, bool) {
+	s := bt.slots.Load()
+	if s == nil || id >= uint64(len(*s)) {
+		return nil, false
+	}
+	if e := (*s)[id].Load(); e != nil && e.gen == gen && e.b != nil {
+		return e.b, true
+	}
+	return nil, false
 }
 
 // forget drops the entry of a page being rewritten.

@@ -171,6 +171,19 @@ func (b *Branch) Child(i int) Child {
 	return c
 }
 
+// ChildRef returns the page and generation of child i, as Child does,
+// without building its separator: a descent needs only the pointer.
+func (b *Branch) ChildRef(i int) (pg, gen uint64) {
+	p := b.offset(i)
+	if i > 0 {
+		s, q := uvarint(b.img, p)
+		_, p = uvarint(b.img, q+int(s))
+	}
+	pg, p = uvarint(b.img, p)
+	gen, _ = uvarint(b.img, p)
+	return pg, gen
+}
+
 // AppendSeparator appends the full key of separator i >= 1 to dst and
 // returns it with the separator's ts.
 func (b *Branch) AppendSeparator(dst []byte, i int) ([]byte, uint64) {

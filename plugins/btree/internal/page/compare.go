@@ -114,6 +114,19 @@ func uvarint3(b []byte, p int) (uint64, int) {
 	return uvarintSlow(b, p)
 }
 
+// varint3 decodes the uvarint at b[p:], where b holds at least three
+// bytes from p, if it is at most three bytes long, without branching on
+// its length: it returns the value and the length, and more = 1 (with
+// nonsense in the others) when the uvarint is longer.
+func varint3(b []byte, p int) (v uint64, n, more int) {
+	b2 := uint64(b[p+2])
+	b0, b1 := uint64(b[p]), uint64(b[p+1])
+	c0 := b0 >> 7        // a second byte follows
+	c1 := c0 & (b1 >> 7) // a third byte follows
+	v = b0&0x7f | (b1&0x7f)<<7&-c0 | (b2&0x7f)<<14&-c1
+	return v, 1 + int(c0+c1), int(c1 & (b2 >> 7))
+}
+
 //go:noinline
 func uvarintSlow(b []byte, p int) (uint64, int) {
 	v, k := binary.Uvarint(b[p:])

@@ -1,6 +1,7 @@
 package page
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"testing"
@@ -36,9 +37,21 @@ func exerciseLeaf(t *testing.T, img, probe []byte, ts uint64) {
 	if err != nil {
 		t.Fatalf("ParseLeaf of a valid leaf: %v", err)
 	}
+	off := l.Offset(0)
 	for i := range l.Len() {
-		_ = l.Entry(i)
+		e := l.Entry(i)
 		_ = l.AppendKey(nil, i)
+		// ScanAt reads what Entry reads, and chains to the next entry.
+		ks, kn, ts, flags, vs, vn, next := l.ScanAt(off)
+		img := l.Image()
+		if off != l.Offset(i) || !bytes.Equal(img[ks:ks+kn], e.Key) || ts != e.Ts || flags.Kind() != e.Kind ||
+			flags.SameKey() != e.SameKey || flags.Overflow() != e.Overflow() {
+			t.Fatalf("ScanAt of entry %d disagrees with Entry", i)
+		}
+		if e.Kind == interfaces.KindSet && !e.Overflow() && !bytes.Equal(img[vs:vs+vn], e.Value) {
+			t.Fatalf("ScanAt value of entry %d disagrees with Entry", i)
+		}
+		off = next
 	}
 	if i := l.SearchGE(probe, ts); i < 0 || i > l.Len() {
 		t.Fatalf("SearchGE = %d of %d", i, l.Len())
@@ -71,7 +84,10 @@ func FuzzBranch(f *testing.F) {
 			t.Fatalf("ParseBranch of a valid branch: %v", err)
 		}
 		for i := range b.Len() {
-			_ = b.Child(i)
+			c := b.Child(i)
+			if pg, gen := b.ChildRef(i); pg != c.Page || gen != c.Gen {
+				t.Fatalf("ChildRef(%d) = %d, %d; Child says %d, %d", i, pg, gen, c.Page, c.Gen)
+			}
 			if i > 0 {
 				_, _ = b.AppendSeparator(nil, i)
 				_ = b.SeparatorKeyIs(i, probe)

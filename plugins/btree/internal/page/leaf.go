@@ -336,16 +336,21 @@ func (l *Leaf) DecodeAt(off int, e *LeafEntry) int {
 	}
 	e.Key = img[p : p+int(s)]
 	p += int(s)
-	// The varints are decoded in line up to two bytes (the helpers are
-	// too large for the compiler to inline); this is the innermost step of
-	// every scan.
+	// The ts delta and the value position are decoded without branching
+	// on their length (one to three bytes, mixed at random within a leaf,
+	// which a branch predictor cannot learn); this is the innermost step
+	// of every scan.
 	var d uint64
-	if c := img[p]; c < 0x80 {
-		d, p = uint64(c), p+1
-	} else if c2 := img[p+1]; c2 < 0x80 {
-		d, p = uint64(c&0x7f)|uint64(c2)<<7, p+2
+	if p+2 < len(img) {
+		var n, more int
+		d, n, more = varint3(img, p)
+		if more != 0 {
+			d, n = uvarintSlow(img, p)
+			n -= p
+		}
+		p += n
 	} else {
-		d, p = uvarint3(img, p)
+		d, p = uvarint(img, p)
 	}
 	e.Ts = l.base + d
 	flags := img[p]
@@ -369,16 +374,97 @@ func (l *Leaf) DecodeAt(off int, e *LeafEntry) int {
 		return p
 	}
 	var pos uint64
-	if c := img[p]; c < 0x80 {
-		pos, p = uint64(c), p+1
-	} else if c2 := img[p+1]; c2 < 0x80 {
-		pos, p = uint64(c&0x7f)|uint64(c2)<<7, p+2
+	if p+2 < len(img) {
+		var n, more int
+		pos, n, more = varint3(img, p)
+		if more != 0 {
+			pos, n = uvarintSlow(img, p)
+			n -= p
+		}
+		p += n
 	} else {
-		pos, p = uvarint3(img, p)
+		pos, p = uvarint2(img, p)
 	}
 	at := l.values + int(pos)
 	e.Value = img[at : at+int(v) : at+int(v)]
 	return p
+}
+
+// EntryFlags is the flags byte of a leaf entry, as ScanAt returns it.
+type EntryFlags uint8
+
+// Kind returns the entry's kind.
+func (f EntryFlags) Kind() interfaces.EntryKind { return interfaces.EntryKind(f & entryKindMask) }
+
+// SameKey reports whether the entry has the user key of the previous entry
+// of its leaf.
+func (f EntryFlags) SameKey() bool { return f&entrySameKey != 0 }
+
+// Overflow reports whether the entry's value is out of line.
+func (f EntryFlags) Overflow() bool { return f&entryOverflow != 0 }
+
+// ScanAt decodes the entry that starts at off, as DecodeAt does, but
+// returns its parts as numbers, in registers, rather than filling a
+// LeafEntry through a pointer: a scan builds the slices of only the
+// entries it returns. The key suffix is Image()[ks:ks+kn]; for a set
+// version with an inline value, the value is Image()[vs:vs+vn]; next is
+// where the next entry starts. For a value out of line (flags.Overflow())
+// vs and vn are meaningless: call DecodeAt for the reference.
+func (l *Leaf) ScanAt(off int) (ks, kn int, ts uint64, flags EntryFlags, vs, vn, next int) {
+	img := l.img
+	p := off
+	var s uint64
+	if c := img[p]; c < 0x80 {
+		s, p = uint64(c), p+1
+	} else {
+		s, p = uvarintSlow(img, p)
+	}
+	ks, kn = p, int(s)
+	p += kn
+	// The ts delta and the value position are decoded without branching
+	// on their length (see DecodeAt).
+	var d uint64
+	if p+2 < len(img) {
+		var n, more int
+		d, n, more = varint3(img, p)
+		if more != 0 {
+			d, n = uvarintSlow(img, p)
+			n -= p
+		}
+		p += n
+	} else {
+		d, p = uvarint(img, p)
+	}
+	ts = l.base + d
+	flags = EntryFlags(img[p])
+	p++
+	if flags&entryKindMask != EntryFlags(interfaces.KindSet) {
+		return ks, kn, ts, flags, 0, 0, p
+	}
+	var v uint64
+	if c := img[p]; c < 0x80 {
+		v, p = uint64(c), p+1
+	} else {
+		v, p = uvarint3(img, p)
+	}
+	if flags&entryOverflow != 0 {
+		_, p = uvarint(img, p)
+		_, p = uvarint(img, p)
+		return ks, kn, ts, flags, 0, int(v), p
+	}
+	var pos uint64
+	if p+2 < len(img) {
+		var n, more int
+		pos, n, more = varint3(img, p)
+		if more != 0 {
+			pos, n = uvarintSlow(img, p)
+			n -= p
+		}
+		p += n
+	} else {
+		pos, p = uvarint2(img, p)
+	}
+	return ks, kn, ts, flags, l.values + int(pos), int(v), p
 }
 
 // SearchGE returns the index of the first entry at or after (key, ts) in
@@ -417,6 +503,11 @@ func (l *Leaf) SearchGE(key []byte, ts uint64) int {
 // ValidateLeaf checks every field of a leaf image and the order of its
 // entries. An image that passes can be read with the accessors without a
 // bounds failure.
+//
+// Every leaf read from the file passes through it once (a cold scan
+// validates every version it returns), so it decodes as the readers do,
+// one-byte varints in line, and compares each key with the previous one
+// once, for the same-key flag and the order together.
 func ValidateLeaf(img []byte) error {
 	l, err := ParseLeaf(img)
 	if err != nil {
@@ -427,8 +518,10 @@ func ValidateLeaf(img []byte) error {
 	var prevTs uint64
 	// pos is where the next inline value must start, from the value area.
 	pos := uint64(0)
+	room := uint64(len(img) - l.values)
+	maxSuffix := uint64(interfaces.MaxKeySize - len(l.prefix))
+	off := l.offset(0)
 	for i := 0; i < l.n; i++ {
-		off := l.offset(i)
 		end := l.values
 		if i+1 < l.n {
 			end = l.offset(i + 1)
@@ -437,55 +530,58 @@ func ValidateLeaf(img []byte) error {
 			return fmt.Errorf("leaf entry %d at bad offset %d", i, off)
 		}
 		e := img[off:end]
-		s, k := binary.Uvarint(e)
-		if k <= 0 || s > uint64(len(e)-k) || uint64(len(l.prefix))+s > interfaces.MaxKeySize {
+		s, p, ok := checkedUvarint(e, 0)
+		if !ok || s > uint64(len(e)-p) || s > maxSuffix {
 			return fmt.Errorf("leaf entry %d: bad key length", i)
 		}
-		p := k + int(s)
-		suffix := e[k:p]
-		d, k := binary.Uvarint(e[p:])
-		if k <= 0 || d > math.MaxUint64-l.base || l.base+d == 0 {
+		suffix := e[p : p+int(s)]
+		p += int(s)
+		d, p, ok := checkedUvarint(e, p)
+		if !ok || d > math.MaxUint64-l.base || l.base+d == 0 {
 			return fmt.Errorf("leaf entry %d: bad ts", i)
 		}
 		ts := l.base + d
-		p += k
 		if p >= len(e) {
 			return fmt.Errorf("leaf entry %d: truncated", i)
 		}
 		flags := e[p]
 		p++
 		kind := interfaces.EntryKind(flags & entryKindMask)
+		// c orders the previous key against this one (0 for the first).
+		c := 0
+		if i > 0 {
+			c = bytes.Compare(prevSuffix, suffix)
+		}
 		switch {
 		case flags&^(entryKindMask|entryOverflow|entrySameKey) != 0:
 			return fmt.Errorf("leaf entry %d: unknown flags %#x", i, flags)
-		case (flags&entrySameKey != 0) != (i > 0 && bytes.Equal(suffix, prevSuffix)):
+		case (flags&entrySameKey != 0) != (i > 0 && c == 0):
 			return fmt.Errorf("leaf entry %d: same-key flag is wrong", i)
 		case kind == interfaces.KindDelete && flags&entryOverflow != 0:
 			return fmt.Errorf("leaf entry %d: tombstone with a value", i)
 		case kind == interfaces.KindDelete:
 		case kind == interfaces.KindSet:
-			v, k := binary.Uvarint(e[p:])
-			if k <= 0 || v > interfaces.MaxValueSize {
+			var v uint64
+			v, p, ok = checkedUvarint(e, p)
+			if !ok || v > interfaces.MaxValueSize {
 				return fmt.Errorf("leaf entry %d: bad value length", i)
 			}
-			p += k
 			if flags&entryOverflow != 0 {
-				pg, k := binary.Uvarint(e[p:])
-				if k <= 0 || pg < 2 {
+				var pg, gen uint64
+				pg, p, ok = checkedUvarint(e, p)
+				if !ok || pg < 2 {
 					return fmt.Errorf("leaf entry %d: bad value page", i)
 				}
-				p += k
-				gen, k := binary.Uvarint(e[p:])
-				if k <= 0 || gen == 0 || v == 0 {
+				gen, p, ok = checkedUvarint(e, p)
+				if !ok || gen == 0 || v == 0 {
 					return fmt.Errorf("leaf entry %d: bad value reference", i)
 				}
-				p += k
 			} else {
-				at, k := binary.Uvarint(e[p:])
-				if k <= 0 || at != pos || v > uint64(len(img)-l.values)-pos {
+				var at uint64
+				at, p, ok = checkedUvarint(e, p)
+				if !ok || at != pos || v > room-pos {
 					return fmt.Errorf("leaf entry %d: value at %d of %d bytes does not follow the previous one", i, at, v)
 				}
-				p += k
 				pos += v
 			}
 		default:
@@ -494,16 +590,47 @@ func ValidateLeaf(img []byte) error {
 		if p != len(e) {
 			return fmt.Errorf("leaf entry %d: %d stray bytes", i, len(e)-p)
 		}
-		if i > 0 && Compare(prevSuffix, prevTs, suffix, ts) >= 0 {
+		// In order: a greater key, or the same key at a smaller ts.
+		if i > 0 && (c > 0 || (c == 0 && prevTs <= ts)) {
 			return fmt.Errorf("leaf entry %d is out of order", i)
 		}
 		if binary.BigEndian.Uint32(img[l.heads+4*i:]) != Head(suffix) {
 			return fmt.Errorf("leaf entry %d: wrong head", i)
 		}
 		prevSuffix, prevTs = suffix, ts
+		off = end
 	}
-	if uint64(len(img)-l.values) != pos {
-		return fmt.Errorf("leaf value area of %d bytes holds %d bytes of values", len(img)-l.values, pos)
+	if room != pos {
+		return fmt.Errorf("leaf value area of %d bytes holds %d bytes of values", room, pos)
 	}
 	return nil
+}
+
+// checkedUvarint decodes the uvarint at b[p:] of an image not yet
+// validated: ok is false when it is truncated or overflows, exactly when
+// binary.Uvarint reports so. The one-byte case is decoded in line.
+func checkedUvarint(b []byte, p int) (v uint64, next int, ok bool) {
+	if p+1 < len(b) {
+		// Two bytes are there: the one- and two-byte cases (lengths, ts
+		// deltas, value positions) need no further bounds checks.
+		if c := b[p]; c < 0x80 {
+			return uint64(c), p + 1, true
+		} else if d := b[p+1]; d < 0x80 {
+			return uint64(c&0x7f) | uint64(d)<<7, p + 2, true
+		}
+	} else if p < len(b) && b[p] < 0x80 {
+		return uint64(b[p]), p + 1, true
+	}
+	return checkedUvarintSlow(b, p)
+}
+
+func checkedUvarintSlow(b []byte, p int) (uint64, int, bool) {
+	if p >= len(b) {
+		return 0, p, false
+	}
+	v, k := binary.Uvarint(b[p:])
+	if k <= 0 {
+		return 0, p, false
+	}
+	return v, p + k, true
 }
