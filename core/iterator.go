@@ -54,8 +54,8 @@ type Iterator struct {
 	// and step is the source of the current key.
 	step interfaces.Iterator
 	// stepKV is step's NextKV, when the engine iterator offers it (see
-	// kvStepper); nil otherwise.
-	stepKV kvStepper
+	// interfaces.KVStepper); nil otherwise.
+	stepKV interfaces.KVStepper
 
 	// buffer holds the transaction's writes within the bounds, in key
 	// order (indexes into txn.writes.entries); bpos is the buffer cursor.
@@ -198,15 +198,6 @@ func (it *Iterator) Next() bool {
 		return it.prev()
 	}
 	return it.next()
-}
-
-// kvStepper is an optional method of an engine iterator, for in-process
-// engines: NextKV is Next followed, when it returns true, by Key and Value,
-// in one call. On the path every scan spends its time in, that is one
-// dynamic call per step instead of three. An iterator served over gRPC
-// does not have it, and Next, Key and Value serve instead.
-type kvStepper interface {
-	NextKV() (key, value []byte, ok bool)
 }
 
 // stepEnd finishes a Next on the fast path whose source ran out: the
@@ -492,7 +483,7 @@ func (it *Iterator) settle() bool {
 			it.key, it.value, it.valid = s.Key(), s.Value(), true
 			if it.txn == nil && (it.dir > 0) != it.reverse {
 				it.step = s
-				it.stepKV, _ = s.(kvStepper)
+				it.stepKV, _ = s.(interfaces.KVStepper)
 			}
 			return true
 		}

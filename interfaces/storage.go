@@ -276,3 +276,13 @@ type Iterator interface {
 	// Close releases the iterator and returns Err. It must be called.
 	Close() error
 }
+
+// KVStepper is an optional interface of an Iterator that the core uses,
+// when the iterator has it, for the step every scan spends its time in.
+// NextKV is Next followed, when Next returns true, by Key and Value: one
+// dynamic call per step instead of three. Keys and values obey the rules
+// of Key and Value. An iterator without it (one served over gRPC, say)
+// is stepped with Next, Key and Value.
+type KVStepper interface {
+	NextKV() (key, value []byte, ok bool)
+}

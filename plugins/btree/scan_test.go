@@ -15,12 +15,6 @@ import (
 	"github.com/lightningdb/lightning/vfs"
 )
 
-// kvStepper is the optional NextKV method the core steps its scans with
-// (core.Iterator); the engine's iterators have it.
-type kvStepper interface {
-	NextKV() (key, value []byte, ok bool)
-}
-
 // TestTreeScans checks iterators over a tree alone, its write buffers
 // flushed: the state every settled database reads, where a forward walk
 // runs straight on the cursor (forwardTree) and the core steps it with
@@ -167,7 +161,7 @@ func checkScan(t *rapid.T, e *btree.Engine, m *model, keys []string, maxTs uint6
 
 	it, err := e.NewIterator(opts)
 	require.NoError(t, err)
-	kv, hasKV := it.(kvStepper)
+	kv, hasKV := it.(interfaces.KVStepper)
 	require.True(t, hasKV, "the engine's iterators offer NextKV")
 	var got []item
 	var ok bool
@@ -256,7 +250,7 @@ func TestIteratorHandleAfterClose(t *testing.T) {
 	require.False(t, a.First())
 	require.False(t, a.Seek([]byte("key-000")))
 	require.False(t, a.Next())
-	_, _, ok := a.(kvStepper).NextKV()
+	_, _, ok := a.(interfaces.KVStepper).NextKV()
 	require.False(t, ok)
 	require.NoError(t, a.Err())
 	require.NoError(t, a.Close(), "a second Close")

@@ -214,3 +214,59 @@ func TestIteratorWhileAMemtableFills(t *testing.T) {
 	require.NoError(t, writeErr)
 	require.Greater(t, opened, 100)
 }
+
+// TestNextKV: stepping with NextKV yields what Next, Key and Value do, in
+// both directions, with bounds, across memtables and tables.
+func TestNextKV(t *testing.T) {
+	e, err := New(modelOptions(), Deps{FS: vfs.NewMem()})
+	require.NoError(t, err)
+	defer e.Close()
+	for ts := uint64(1); ts <= 300; ts++ {
+		k := []byte(fmt.Sprintf("k%03d", ts%97))
+		kind := interfaces.KindSet
+		var v []byte
+		if ts%11 == 0 {
+			kind = interfaces.KindDelete
+		} else {
+			v = []byte(fmt.Sprintf("v%d", ts))
+		}
+		require.NoError(t, e.Apply([]interfaces.Entry{{Key: k, Ts: ts, Kind: kind, Value: v}}))
+		if ts%100 == 0 {
+			_, err := e.Flush()
+			require.NoError(t, err)
+		}
+	}
+	walk := func(opts interfaces.IterOptions, kv bool) []string {
+		it, err := e.NewIterator(opts)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, it.Close()) }()
+		var out []string
+		ok := it.First()
+		for ok {
+			out = append(out, string(it.Key())+"="+string(it.Value()))
+			if kv {
+				var k, v []byte
+				k, v, ok = it.(interfaces.KVStepper).NextKV()
+				if ok {
+					require.Equal(t, it.Key(), k)
+					require.Equal(t, it.Value(), v)
+				}
+			} else {
+				ok = it.Next()
+			}
+		}
+		require.NoError(t, it.Err())
+		return out
+	}
+	for _, opts := range []interfaces.IterOptions{
+		{ReadTs: interfaces.MaxTs},
+		{ReadTs: 150},
+		{ReadTs: interfaces.MaxTs, Reverse: true},
+		{ReadTs: interfaces.MaxTs, LowerBound: []byte("k020"), UpperBound: []byte("k050")},
+		{ReadTs: 250, Reverse: true, LowerBound: []byte("k010"), UpperBound: []byte("k090")},
+	} {
+		want := walk(opts, false)
+		require.NotEmpty(t, want)
+		require.Equal(t, want, walk(opts, true), "%+v", opts)
+	}
+}

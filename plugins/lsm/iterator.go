@@ -376,6 +376,15 @@ func (it *dbIter) Next() bool {
 	return it.findForward()
 }
 
+// NextKV is Next, then Key and Value when it is valid: the core steps
+// scans with it (interfaces.KVStepper), one dynamic call per step.
+func (it *dbIter) NextKV() (key, value []byte, ok bool) {
+	if !it.Next() {
+		return nil, nil, false
+	}
+	return it.Key(), it.Value(), true
+}
+
 // skipForward moves the stream forward past the entries of ukey that sort
 // before (ukey, until). The common case, a key with one version, is one
 // step; otherwise only the children still holding such entries move on
