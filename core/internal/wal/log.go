@@ -146,8 +146,9 @@ type Log struct {
 	// Preallocate's source, made on first use.
 	buf, comp, ad []byte
 	zeros         []byte
-	// mapWarned says the log has logged that it cannot map segments.
-	mapWarned bool
+	// mapWarned says the log has logged that it cannot map segments;
+	// mapUnsupported that the platform cannot, so none is tried again.
+	mapWarned, mapUnsupported bool
 
 	records, groups, bytesWritten atomic.Int64
 	syncs, syncNanos              atomic.Int64
@@ -392,7 +393,7 @@ func (l *Log) mapSegment(seg *segment) {
 		return
 	}
 	m, ok := l.fs.(vfs.WriteMapper)
-	if !ok {
+	if !ok || l.mapUnsupported {
 		return
 	}
 	size := l.opts.SegmentSize
@@ -404,6 +405,11 @@ func (l *Log) mapSegment(seg *segment) {
 	data, unmap, err := m.MapWrite(seg.file, size)
 	if err != nil {
 		l.mapFailed(seg, err)
+		// Give the space back now rather than at rotation; should that
+		// fail, the zeros stay until then, harmless.
+		if seg.file.Truncate(seg.written) == nil {
+			seg.alloc = seg.written
+		}
 		return
 	}
 	seg.mapped, seg.unmap = data, unmap
@@ -413,6 +419,10 @@ func (l *Log) mapSegment(seg *segment) {
 // calls: at debug level where the platform has no mappings, as a warning
 // where a mapping failed.
 func (l *Log) mapFailed(seg *segment, err error) {
+	if errors.Is(err, errors.ErrUnsupported) {
+		// The platform cannot map: later segments need not try.
+		l.mapUnsupported = true
+	}
 	if l.mapWarned {
 		return
 	}

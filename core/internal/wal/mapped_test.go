@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -139,31 +140,58 @@ func TestCopyMappedFault(t *testing.T) {
 	require.ErrorContains(t, err, "faulted")
 }
 
-// failingMapper is the OS file system with mappings that always fail.
-type failingMapper struct{ vfs.FS }
+// failingMapper is the OS file system with mappings that always fail
+// with err, counting the attempts.
+type failingMapper struct {
+	vfs.FS
+	err   error
+	tries *int
+}
 
-var errNoMapping = errors.New("no mapping today")
-
-func (failingMapper) MapWrite(vfs.File, int64) ([]byte, func() error, error) {
-	return nil, nil, errNoMapping
+func (m failingMapper) MapWrite(vfs.File, int64) ([]byte, func() error, error) {
+	*m.tries++
+	return nil, nil, m.err
 }
 
 // TestMapWritesFallsBack: when the file system cannot map, the log writes
-// with write calls and loses nothing.
+// with write calls and loses nothing, and a segment it failed to map does
+// not keep the space it was sized to. A platform without mappings is not
+// asked again for each segment; a mapping that failed otherwise is.
 func TestMapWritesFallsBack(t *testing.T) {
-	opts := mappedOptions(t)
-	opts.FS = failingMapper{vfs.Default}
-	l, _, _ := openReplay(t, opts, 0)
-	var written []Record
-	for i := uint64(0); i < 100; i++ {
-		g := makeGroup(1+i, 1, func() int { return 900 })
-		require.NoError(t, l.WriteGroup(g))
-		written = append(written, g...)
+	for _, tc := range []struct {
+		name   string
+		err    error
+		oneTry bool
+	}{
+		{"unsupported", fmt.Errorf("no mmap here: %w", errors.ErrUnsupported), true},
+		{"failed", errors.New("no mapping today"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := mappedOptions(t)
+			tries := 0
+			opts.FS = failingMapper{FS: vfs.Default, err: tc.err, tries: &tries}
+			opts.SegmentSize = 16 << 10
+			l, _, _ := openReplay(t, opts, 0)
+			seg := func() *segment { l.mu.Lock(); defer l.mu.Unlock(); return l.active() }()
+			require.Equal(t, int64(headerSize), fileSize(t, opts.FS, seg.path), "the sized file is cut back")
+			var written []Record
+			for i := uint64(0); i < 100; i++ {
+				g := makeGroup(1+i, 1, func() int { return 900 })
+				require.NoError(t, l.WriteGroup(g))
+				written = append(written, g...)
+			}
+			require.Greater(t, l.Stats().Rotations, int64(2))
+			require.True(t, l.mapWarned)
+			if tc.oneTry {
+				require.Equal(t, 1, tries)
+			} else {
+				require.Equal(t, int(l.Stats().Rotations)+1, tries)
+			}
+			require.NoError(t, l.Close())
+			l2, rres, recs := openReplay(t, opts, 0)
+			require.True(t, rres.Clean)
+			requireSame(t, written, recs, "written without a mapping")
+			require.NoError(t, l2.Close())
+		})
 	}
-	require.True(t, l.mapWarned)
-	require.NoError(t, l.Close())
-	l2, rres, recs := openReplay(t, opts, 0)
-	require.True(t, rres.Clean)
-	requireSame(t, written, recs, "written without a mapping")
-	require.NoError(t, l2.Close())
 }
