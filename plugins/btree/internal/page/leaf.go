@@ -322,72 +322,26 @@ func (l *Leaf) Offset(i int) int { return l.offset(i) }
 // DecodeAt decodes the entry that starts at off (Offset(i) for entry i)
 // into e, as Decode does, and returns where the entry ends — where the
 // next one starts, as ValidateLeaf checks — so that a scan reads entry
-// after entry without the offset array. The varints that dominate (a ts
-// delta, a value length, a value position in a value area of up to 2 MiB)
-// are decoded inline up to three bytes.
+// after entry without the offset array. It is ScanAt with the parts made
+// into slices (and an out-of-line reference decoded).
 func (l *Leaf) DecodeAt(off int, e *LeafEntry) int {
+	ks, kn, ts, flags, vs, vn, next := l.ScanAt(off)
 	img := l.img
-	p := off
-	var s uint64
-	if c := img[p]; c < 0x80 {
-		s, p = uint64(c), p+1
-	} else {
-		s, p = uvarintSlow(img, p)
-	}
-	e.Key = img[p : p+int(s)]
-	p += int(s)
-	// The ts delta and the value position are decoded without branching
-	// on their length (one to three bytes, mixed at random within a leaf,
-	// which a branch predictor cannot learn); this is the innermost step
-	// of every scan.
-	var d uint64
-	if p+2 < len(img) {
-		var n, more int
-		d, n, more = varint3(img, p)
-		if more != 0 {
-			d, n = uvarintSlow(img, p)
-			n -= p
-		}
-		p += n
-	} else {
-		d, p = uvarint(img, p)
-	}
-	e.Ts = l.base + d
-	flags := img[p]
-	p++
-	e.Kind = interfaces.EntryKind(flags & entryKindMask)
-	e.SameKey = flags&entrySameKey != 0
+	e.Key = img[ks : ks+kn]
+	e.Ts = ts
+	e.Kind = flags.Kind()
+	e.SameKey = flags.SameKey()
 	e.Value, e.Ovf = nil, ValueRef{}
-	if e.Kind != interfaces.KindSet {
-		return p
+	switch {
+	case e.Kind != interfaces.KindSet:
+	case flags.Overflow():
+		pg, p := uvarint(img, vs)
+		gen, _ := uvarint(img, p)
+		e.Ovf = ValueRef{Page: pg, Gen: gen, Len: uint32(vn)}
+	default:
+		e.Value = img[vs : vs+vn : vs+vn]
 	}
-	var v uint64
-	if c := img[p]; c < 0x80 {
-		v, p = uint64(c), p+1
-	} else {
-		v, p = uvarint3(img, p)
-	}
-	if flags&entryOverflow != 0 {
-		pg, p := uvarint(img, p)
-		gen, p := uvarint(img, p)
-		e.Ovf = ValueRef{Page: pg, Gen: gen, Len: uint32(v)}
-		return p
-	}
-	var pos uint64
-	if p+2 < len(img) {
-		var n, more int
-		pos, n, more = varint3(img, p)
-		if more != 0 {
-			pos, n = uvarintSlow(img, p)
-			n -= p
-		}
-		p += n
-	} else {
-		pos, p = uvarint2(img, p)
-	}
-	at := l.values + int(pos)
-	e.Value = img[at : at+int(v) : at+int(v)]
-	return p
+	return next
 }
 
 // EntryFlags is the flags byte of a leaf entry, as ScanAt returns it.
@@ -409,7 +363,8 @@ func (f EntryFlags) Overflow() bool { return f&entryOverflow != 0 }
 // entries it returns. The key suffix is Image()[ks:ks+kn]; for a set
 // version with an inline value, the value is Image()[vs:vs+vn]; next is
 // where the next entry starts. For a value out of line (flags.Overflow())
-// vs and vn are meaningless: call DecodeAt for the reference.
+// vn is its length and vs is where its reference (page and generation
+// varints) starts; DecodeAt decodes it.
 func (l *Leaf) ScanAt(off int) (ks, kn int, ts uint64, flags EntryFlags, vs, vn, next int) {
 	img := l.img
 	p := off
@@ -448,9 +403,10 @@ func (l *Leaf) ScanAt(off int) (ks, kn int, ts uint64, flags EntryFlags, vs, vn,
 		v, p = uvarint3(img, p)
 	}
 	if flags&entryOverflow != 0 {
+		ref := p
 		_, p = uvarint(img, p)
 		_, p = uvarint(img, p)
-		return ks, kn, ts, flags, 0, int(v), p
+		return ks, kn, ts, flags, ref, int(v), p
 	}
 	var pos uint64
 	if p+2 < len(img) {

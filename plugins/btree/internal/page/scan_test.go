@@ -65,7 +65,9 @@ func TestVarint3(t *testing.T) {
 }
 
 // requireScanMatchesDecode walks img with ScanAt, each entry from where the
-// previous one ended, and checks each against DecodeAt.
+// previous one ended, and checks each against DecodeAt and the offset
+// array. DecodeAt is built on ScanAt; what holds both to the encoder is
+// TestLeafRoundTrip, which decodes every entry back to what was encoded.
 func requireScanMatchesDecode(t require.TestingT, img []byte) {
 	l, err := ParseLeaf(img)
 	require.NoError(t, err)
