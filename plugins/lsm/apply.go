@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -184,7 +183,7 @@ func (e *Engine) insertOrder(entries []interfaces.Entry) []int32 {
 	// batched fill's CPU).
 	keyed := e.sortBuf[:0]
 	for i := range entries {
-		keyed = append(keyed, sortKey{prefix: keyPrefix(entries[i].Key), idx: int32(i)})
+		keyed = append(keyed, sortKey{prefix: base.KeyPrefix(entries[i].Key), idx: int32(i)})
 	}
 	slices.SortFunc(keyed, func(a, b sortKey) int {
 		switch {
@@ -210,17 +209,6 @@ func (e *Engine) insertOrder(entries []interfaces.Entry) []int32 {
 type sortKey struct {
 	prefix uint64
 	idx    int32
-}
-
-// keyPrefix returns the first 8 bytes of key, zero-padded, big-endian:
-// for keys whose prefixes differ, the prefixes order as the keys do.
-func keyPrefix(key []byte) uint64 {
-	if len(key) >= 8 {
-		return binary.BigEndian.Uint64(key)
-	}
-	var b [8]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
 }
 
 // maxKeptOrder bounds the order slice the engine keeps between batches.

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/plugins/lsm/internal/base"
 )
 
 // Check verifies the list's structure: every node lies inside the used
@@ -54,7 +55,7 @@ func (l *Skiplist) Check() error {
 			corrupt(off, "key and value (%d+%d bytes) run past the used bytes", n.keySize, n.valueSize)
 			return 0
 		}
-		if n.prefix != keyPrefix(a.bytes(n.keyOffset, n.keySize)) {
+		if n.prefix != base.KeyPrefix(a.bytes(n.keyOffset, n.keySize)) {
 			corrupt(off, "cached key prefix %#x does not match the key", n.prefix)
 			return 0
 		}

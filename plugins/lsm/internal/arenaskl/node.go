@@ -2,7 +2,6 @@ package arenaskl
 
 import (
 	"bytes"
-	"encoding/binary"
 	"sync/atomic"
 	"unsafe"
 
@@ -54,7 +53,7 @@ type node struct {
 	// moment: a backward walk then skips the new node, never more.
 	prev uint32
 	// prefix is the first 8 bytes of the user key, big-endian, zero-padded
-	// (see keyPrefix). Comparing prefixes decides most comparisons without
+	// (see base.KeyPrefix). Comparing prefixes decides most comparisons without
 	// reading the key bytes. It sits right before the tower because a
 	// search reads exactly these two: with nodes 8-byte aligned, prefix and
 	// tower[0] share a cache line 7 times in 8.
@@ -71,24 +70,6 @@ func (n *node) loadPrev() uint32 { return atomic.LoadUint32(&n.prev) }
 // nodeSize returns the arena bytes of a node of the given height.
 func nodeSize(height int) int { return nodeHeaderSize + height*towerLinkSize }
 
-// keyPrefix returns the first 8 bytes of k as a big-endian integer, padded
-// with zero bytes. For any keys a and b, keyPrefix(a) < keyPrefix(b)
-// implies a < b bytewise, and likewise for >: where the padded forms first
-// differ, either both keys have a real byte (which then decides), or the
-// shorter key has ended and the longer continues with a non-zero byte, so
-// the shorter key is a prefix of the longer and sorts first. Only equal
-// prefixes need the full comparison.
-func keyPrefix(k []byte) uint64 {
-	if len(k) >= 8 {
-		return binary.BigEndian.Uint64(k)
-	}
-	var p uint64
-	for i, c := range k {
-		p |= uint64(c) << (56 - 8*i)
-	}
-	return p
-}
-
 // searchKey is an internal key prepared for comparison against nodes.
 type searchKey struct {
 	ukey    []byte
@@ -97,7 +78,7 @@ type searchKey struct {
 }
 
 func makeSearchKey(k base.InternalKey) searchKey {
-	return searchKey{ukey: k.UserKey, prefix: keyPrefix(k.UserKey), trailer: uint64(k.Trailer)}
+	return searchKey{ukey: k.UserKey, prefix: base.KeyPrefix(k.UserKey), trailer: uint64(k.Trailer)}
 }
 
 // compare orders the search key against the node's key, as base.Compare

@@ -442,7 +442,7 @@ func TestKeyPrefixOrder(t *testing.T) {
 	}
 	for _, a := range cases {
 		for _, b := range cases {
-			pa, pb := keyPrefix(a), keyPrefix(b)
+			pa, pb := base.KeyPrefix(a), base.KeyPrefix(b)
 			c := bytes.Compare(a, b)
 			switch {
 			case pa < pb:
@@ -454,8 +454,8 @@ func TestKeyPrefixOrder(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, uint64(0x6100000000000000), keyPrefix([]byte("a")))
-	require.Equal(t, binary.BigEndian.Uint64([]byte("abcdefgh")), keyPrefix([]byte("abcdefghXYZ")))
+	require.Equal(t, uint64(0x6100000000000000), base.KeyPrefix([]byte("a")))
+	require.Equal(t, binary.BigEndian.Uint64([]byte("abcdefgh")), base.KeyPrefix([]byte("abcdefghXYZ")))
 }
 
 func TestRandomHeightDistribution(t *testing.T) {
@@ -508,7 +508,7 @@ func TestCheckDetectsCorruption(t *testing.T) {
 		"key order": func(l *Skiplist) {
 			n := l.arena.node(nth(l, 10))
 			l.arena.bytes(n.keyOffset, n.keySize)[5] = '9'
-			n.prefix = keyPrefix(l.arena.bytes(n.keyOffset, n.keySize))
+			n.prefix = base.KeyPrefix(l.arena.bytes(n.keyOffset, n.keySize))
 		},
 		"prefix": func(l *Skiplist) { l.arena.node(nth(l, 3)).prefix++ },
 		"backward link": func(l *Skiplist) {

@@ -177,3 +177,20 @@ type InternalIterator interface {
 	// Close releases the iterator and returns Error.
 	Close() error
 }
+
+// KeyPrefix returns the first 8 bytes of k as a big-endian integer, padded
+// with zero bytes. For any keys a and b, KeyPrefix(a) < KeyPrefix(b)
+// implies a < b bytewise, and likewise for >: where the padded forms first
+// differ, either both keys have a real byte (which then decides), or the
+// shorter key has ended and the longer continues with a non-zero byte, so
+// the shorter key is a prefix of the longer and sorts first. Only equal
+// prefixes need the full comparison. The memtable, the table index and
+// batch sorting all compare prefixes first.
+func KeyPrefix(k []byte) uint64 {
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}

@@ -89,22 +89,10 @@ type index struct {
 	// common is the longest prefix shared by every separator's user key.
 	common []byte
 	// prefixes[i] holds the 8 bytes of separator i's user key after
-	// common, big-endian, zero-padded (see keyPrefix).
+	// common, big-endian, zero-padded (see base.KeyPrefix).
 	prefixes []uint64
 	entries  []indexEntry
 	keys     []byte
-}
-
-// keyPrefix returns the first 8 bytes of k as a big-endian number, padded
-// with zeros: keyPrefix(a) < keyPrefix(b) implies a < b, and a < b implies
-// keyPrefix(a) <= keyPrefix(b).
-func keyPrefix(k []byte) uint64 {
-	if len(k) >= 8 {
-		return binary.BigEndian.Uint64(k)
-	}
-	var b [8]byte
-	copy(b[:], k)
-	return binary.BigEndian.Uint64(b[:])
 }
 
 func (x *index) userKey(i int) []byte {
@@ -136,7 +124,7 @@ func (x *index) seek(ukey []byte, trailer base.Trailer) int {
 		}
 		return len(x.entries)
 	}
-	p := keyPrefix(ukey[n:])
+	p := base.KeyPrefix(ukey[n:])
 	lo, hi := 0, len(x.prefixes)
 	for lo < hi {
 		h := int(uint(lo+hi) >> 1)
@@ -218,7 +206,7 @@ func decodeIndex(raw []byte, dataEnd uint64) (index, string) {
 	x.common = x.keys[:n:n]
 	x.prefixes = make([]uint64, len(x.entries))
 	for i := range x.entries {
-		x.prefixes[i] = keyPrefix(x.userKey(i)[len(x.common):])
+		x.prefixes[i] = base.KeyPrefix(x.userKey(i)[len(x.common):])
 	}
 	return x, ""
 }

@@ -253,7 +253,7 @@ func TestKeyPrefixOrder(t *testing.T) {
 		for i := range b {
 			b[i] = byte(rng.IntN(3))
 		}
-		pa, pb := keyPrefix(a), keyPrefix(b)
+		pa, pb := base.KeyPrefix(a), base.KeyPrefix(b)
 		if pa < pb {
 			require.Negative(t, bytes.Compare(a, b))
 		}
