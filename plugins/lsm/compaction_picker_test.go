@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of golden t
 //
 // Commands:
 //
-//	define [l0-trigger=N] [base=SIZE] [multiplier=N] [target=SIZE]
+//	define [l0-trigger=N] [base=SIZE] [multiplier=N] [target=SIZE] [compress-l0]
 //	  followed by levels: "L<n>" lines, then one table per line:
 //	  "<num> <smallest>-<largest> ts=<min>-<max> size=<SIZE> [compacting]
 //	  [entries=N] [dels=N] [userkeys=N] [gc=TS]"; prints the levels and
@@ -152,6 +152,7 @@ func pickerCommand(t *testing.T, st *pickerState, c *goldenCase) string {
 		if s, ok := a["target"]; ok {
 			st.opts.TargetFileSize = parseSize(t, s)
 		}
+		_, st.opts.CompressL0 = a["compress-l0"]
 		st.opts.EnsureDefaults()
 		require.NoError(t, st.opts.Validate())
 		st.v = defineVersion(t, c.input)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -300,12 +302,75 @@ func TestCompactionRetry(t *testing.T) {
 // TestCodecChange writes tables with one codec, reopens with another that
 // can still read the first, and checks that compaction rewrites every
 // table with the new one.
+// TestL0Compression: flushes write L0 tables without the codec unless
+// CompressL0 is set; compaction below L0 always uses it, and the data reads
+// back the same either way.
+func TestL0Compression(t *testing.T) {
+	codec := rleCodec{id: 201, name: "rle"}
+	for _, compressL0 := range []bool{false, true} {
+		t.Run(fmt.Sprint("CompressL0=", compressL0), func(t *testing.T) {
+			opts := modelOptions()
+			opts.DisableAutoCompactions = true
+			opts.CompressL0 = compressL0
+			e := openTest(t, vfs.NewMem(), opts, Deps{Codec: codec})
+			defer e.Close()
+			for i := range 40 {
+				require.NoError(t, e.Apply([]interfaces.Entry{set(fmt.Sprintf("k%03d", i), uint64(i+1), strings.Repeat("z", 300))}))
+				if i%10 == 9 {
+					_, err := e.Flush()
+					require.NoError(t, err)
+				}
+			}
+			perLevel := func() map[int]map[interfaces.CodecID]int {
+				out := map[int]map[interfaces.CodecID]int{}
+				for l := range e.current.levels {
+					for _, f := range e.current.levels[l] {
+						te, err := e.tc.get(f)
+						require.NoError(t, err)
+						if out[l] == nil {
+							out[l] = map[interfaces.CodecID]int{}
+						}
+						out[l][te.r.Properties().Codec]++
+						te.unref()
+					}
+				}
+				return out
+			}
+			want := interfaces.CodecNone
+			if compressL0 {
+				want = codec.ID()
+			}
+			require.Equal(t, map[int]map[interfaces.CodecID]int{0: {want: 4}}, perLevel())
+			l0Bytes := e.current.levelBytes[0]
+
+			require.NoError(t, e.Compact(interfaces.KeyRange{}))
+			after := perLevel()
+			require.NotContains(t, after, 0)
+			var total uint64
+			for l, codecs := range after {
+				require.Equal(t, []interfaces.CodecID{codec.ID()}, slices.Collect(maps.Keys(codecs)), "level %d", l)
+				total += e.current.levelBytes[l]
+			}
+			if !compressL0 {
+				require.Less(t, total, l0Bytes, "the compacted tables are compressed, the flushed ones were not")
+			}
+			for i := range 40 {
+				v, _, err := e.Get([]byte(fmt.Sprintf("k%03d", i)), interfaces.MaxTs)
+				require.NoError(t, err)
+				require.Equal(t, strings.Repeat("z", 300), string(v))
+			}
+			require.NoError(t, e.Check())
+		})
+	}
+}
+
 func TestCodecChange(t *testing.T) {
 	a := rleCodec{id: 201, name: "rle-a"}
 	b := rleCodec{id: 202, name: "rle-b"}
 	fs := vfs.NewMem()
 	opts := modelOptions()
 	opts.DisableAutoCompactions = true
+	opts.CompressL0 = true // so that flushed tables carry codec a
 	e := openTest(t, fs, opts, Deps{Codec: a})
 	for i := range 50 {
 		require.NoError(t, e.Apply([]interfaces.Entry{set(fmt.Sprintf("k%03d", i), uint64(i+1), strings.Repeat("z", 300))}))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/lightningdb/lightning/interfaces"
+
 	"github.com/lightningdb/lightning/plugins/lsm/internal/base"
 	"github.com/lightningdb/lightning/plugins/lsm/internal/sstable"
 	"github.com/lightningdb/lightning/vfs"
@@ -71,6 +73,15 @@ type outputWriter struct {
 	lastKey []byte
 }
 
+// codec returns the codec of the writer's tables: none for L0 unless
+// Options.CompressL0 asks for one (see there), the engine's otherwise.
+func (w *outputWriter) codec() interfaces.Codec {
+	if w.level == 0 && !w.e.opts.CompressL0 {
+		return nil
+	}
+	return w.e.codec
+}
+
 func newOutputWriter(e *Engine, level int, grandparents []*fileMeta, split bool) *outputWriter {
 	return &outputWriter{e: e, level: level, grandparents: grandparents, split: split}
 }
@@ -128,7 +139,7 @@ func (w *outputWriter) startTable() error {
 	w.w = sstable.NewWriter(f, sstable.WriterOptions{
 		BlockSize:       e.opts.BlockSize,
 		BloomBitsPerKey: e.opts.BloomBitsPerKey,
-		Codec:           e.codec,
+		Codec:           w.codec(),
 		Cipher:          e.cipher,
 		FileNum:         num,
 	})
