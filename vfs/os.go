@@ -217,6 +217,26 @@ type WriteMapper interface {
 	MapWrite(f File, size int64) (data []byte, unmap func() error, err error)
 }
 
+// WritePopulator is implemented by a WriteMapper that can fault in the
+// pages of a write mapping before anything is stored into them, so that
+// the stores themselves do not stop on a page fault each (on a sparse
+// file, each fault also reserves the page's block). The OS FS implements
+// it on Linux with madvise(MADV_POPULATE_WRITE) (kernel 5.14 or later);
+// elsewhere, and on older kernels, PopulateWrite returns an error.
+type WritePopulator interface {
+	// PopulateWrite faults in the pages of data, which must lie within a
+	// mapping that MapWrite returned and that is not yet unmapped, as if
+	// each were written to, without changing the bytes. data must start
+	// on a page boundary. The pages count as written (dirty) and reach
+	// the file like stored ones, holding the zeros of a sparse region
+	// until stores replace them. An error (no support, no space to back
+	// a page) changes nothing visible; stores into the pages then fault
+	// as they would have.
+	PopulateWrite(data []byte) error
+}
+
+func (osFS) PopulateWrite(data []byte) error { return populateWrite(data) }
+
 func (osFS) MapWrite(f File, size int64) ([]byte, func() error, error) {
 	of, ok := f.(*osFile)
 	if !ok {

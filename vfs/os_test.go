@@ -152,6 +152,48 @@ func TestOSMapWrite(t *testing.T) {
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 }
 
+// TestOSPopulateWrite: populating a write mapping changes no byte, of the
+// mapping or the file, nor the file's size; stores after it land as
+// before. Elsewhere than Linux it is unsupported.
+func TestOSPopulateWrite(t *testing.T) {
+	fsys := NewOS()
+	p, ok := fsys.(WritePopulator)
+	require.True(t, ok, "the OS FS implements WritePopulator")
+	if runtime.GOOS != "linux" {
+		require.ErrorIs(t, p.PopulateWrite(make([]byte, 1)), errors.ErrUnsupported)
+		return
+	}
+	page := os.Getpagesize()
+	f, err := fsys.Create(filepath.Join(t.TempDir(), "f"))
+	require.NoError(t, err)
+	defer f.Close()
+	size := 8 * page
+	require.NoError(t, f.Truncate(int64(size)))
+	data, unmap, err := fsys.(WriteMapper).MapWrite(f, int64(size))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, unmap()) }()
+	copy(data[page+10:], "before")
+
+	require.NoError(t, p.PopulateWrite(data[page:size]))
+	require.NoError(t, p.PopulateWrite(data[:0]), "an empty range is nothing to do")
+	want := make([]byte, size)
+	copy(want[page+10:], "before")
+	require.Equal(t, want, data, "the mapping is unchanged")
+	got := make([]byte, size)
+	_, err = f.ReadAt(got, 0)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the file is unchanged")
+	n, err := f.Size()
+	require.NoError(t, err)
+	require.Equal(t, int64(size), n)
+
+	copy(data[3*page:], "after")
+	_, err = f.ReadAt(got, 0)
+	require.NoError(t, err)
+	require.Equal(t, "after", string(got[3*page:3*page+5]), "a store into a populated page reaches the file")
+	require.Error(t, p.PopulateWrite(data[10:page]), "a range off a page boundary is refused")
+}
+
 func TestOSMap(t *testing.T) {
 	fsys := NewOS()
 	mapper, ok := fsys.(Mapper)

@@ -149,6 +149,11 @@ type Log struct {
 	// mapWarned says the log has logged that it cannot map segments;
 	// mapUnsupported that the platform cannot, so none is tried again.
 	mapWarned, mapUnsupported bool
+	// pf populates the active segment's mapping ahead of the writer (nil
+	// until a segment is mapped on an FS that can); pfAsked is how far
+	// into that mapping it has been asked to.
+	pf      *prefaulter
+	pfAsked int
 
 	records, groups, bytesWritten atomic.Int64
 	syncs, syncNanos              atomic.Int64
@@ -326,6 +331,9 @@ func (l *Log) WriteGroup(recs []Record) error {
 	if err == nil {
 		err = l.preallocate(seg, written+int64(n))
 	}
+	if end := int(written) + n; err == nil && l.pf != nil && seg.mapped != nil && end+prefaultLead/2 > l.pfAsked {
+		l.pfAsked = l.pf.ahead(seg.mapped, end)
+	}
 	l.mu.Lock()
 	if err != nil {
 		// Whatever reached the file is a torn tail now.
@@ -413,6 +421,16 @@ func (l *Log) mapSegment(seg *segment) {
 		return
 	}
 	seg.mapped, seg.unmap = data, unmap
+	if l.pf == nil {
+		if p, ok := l.fs.(vfs.WritePopulator); ok {
+			l.pf = newPrefaulter(p.PopulateWrite, func(err error) {
+				l.logger.Debug("lightning/wal: not populating mapped segments ahead of the writer", "err", err)
+			})
+		}
+	}
+	if l.pf != nil {
+		l.pfAsked = l.pf.ahead(data, int(seg.written))
+	}
 }
 
 // mapFailed notes, once per log, that segments are written with write
@@ -440,6 +458,9 @@ func (l *Log) mapFailed(seg *segment, err error) {
 func (l *Log) unmapSegment(seg *segment) error {
 	if seg.mapped == nil {
 		return nil
+	}
+	if l.pf != nil {
+		l.pf.forget(seg.mapped)
 	}
 	err := seg.unmap()
 	seg.mapped, seg.unmap = nil, nil
@@ -750,6 +771,11 @@ func (l *Log) Close() error {
 	seg, sticky, ready := l.active(), l.err, l.st == stateReady
 	l.st = stateClosed
 	l.mu.Unlock()
+	if l.pf != nil {
+		// After the segment is unmapped (forget waits for a populate of
+		// it), the goroutine goes.
+		defer func() { l.pf.stop(); l.pf = nil }()
+	}
 	if !ready {
 		return sticky
 	}

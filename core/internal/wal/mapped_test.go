@@ -86,6 +86,9 @@ func abandon(t *testing.T, l *Log) {
 	l.mu.Unlock()
 	require.NoError(t, l.unmapSegment(seg))
 	require.NoError(t, seg.file.Close())
+	if l.pf != nil {
+		l.pf.stop()
+	}
 }
 
 // TestMappedWritesSurviveTheProcess: records stored through the mapping
