@@ -67,7 +67,11 @@ func putReq(r *commitReq) {
 // commit runs r through the pipeline and returns its outcome. A
 // transaction's conflict check happens here, atomically with its ts.
 func (db *DB) commit(r *commitReq) error {
-	start := time.Now()
+	var start time.Time
+	timed := db.metrics.commitSeq.Add(1)%commitLatencySample == 1
+	if timed {
+		start = time.Now()
+	}
 	db.commitMu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.commitMu.Unlock()
@@ -97,7 +101,9 @@ func (db *DB) commit(r *commitReq) error {
 	if lead {
 		db.lead()
 	}
-	db.metrics.commitLatency.observe(time.Since(start))
+	if timed {
+		db.metrics.commitLatency.observe(time.Since(start))
+	}
 	return r.err
 }
 

@@ -404,6 +404,25 @@ func TestSnapshot(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrClosed)
 }
 
+// TestCommitLatencySampled: the first commit and every 8th after it are
+// timed, whatever kind they are.
+func TestCommitLatencySampled(t *testing.T) {
+	db, _ := openMem(t)
+	for i := 0; i < 17; i++ {
+		if i%2 == 0 {
+			require.NoError(t, db.Put(key(i), []byte("v")))
+		} else {
+			b := db.NewBatch()
+			require.NoError(t, b.Put(key(i), nil))
+			require.NoError(t, db.Apply(b))
+		}
+	}
+	st := db.Stats()
+	require.Equal(t, int64(17), st.Commits)
+	require.Equal(t, int64(3), st.CommitLatencySamples, "commits 1, 9 and 17")
+	require.Positive(t, st.CommitLatencyP99)
+}
+
 func TestStatsCount(t *testing.T) {
 	db, _ := openMem(t)
 	for i := 0; i < 5; i++ {
