@@ -44,10 +44,13 @@
 // the new set's steady state then needs low again. That is the policy, not
 // its tuning. Measured with unit charges: on the every-10 trace no fixed p
 // beats LRU (the best, 0.4c, trails by 0.1 points); a 4x or a
-// momentum-scaled adaptation step trails by as much or more; and an oracle
-// told when the set moves, which then demotes all of T2 to T1 and zeroes
-// p, leads LRU by 0.8 points there but by only 0.04 on the every-5 trace,
-// where LRU is nearly optimal.
+// momentum-scaled adaptation step trails by as much or more; an oracle
+// told when the set moves that then resets p (to 0.25, 0.5, 0.75 or 1 c)
+// and lets ARC adapt from there trails by 0.7 to 4.9 points on the
+// every-10 trace and 0.2 to 7.2 on the every-5 one, so no schedule of p
+// closes the gap; only an oracle that also demotes all of T2 to T1 and
+// zeroes p leads LRU (by 0.8 points on every-10, 0.04 on every-5, where
+// LRU is nearly optimal), and that is no longer ARC.
 //
 // # Shards and concurrency
 //
