@@ -281,9 +281,10 @@ func finishPick(v *version, o *Options, c *compaction) *compaction {
 	if c.outputLevel+1 < NumLevels {
 		c.grandparents = v.overlapping(c.outputLevel+1, c.smallest, c.largest)
 	}
-	// An L0 table is stored uncompressed unless Options.CompressL0 is set;
-	// moving it down would keep it so, so it is rewritten instead.
-	if !c.manual && (c.level > 0 || o.CompressL0) && len(c.inputs[0]) == 1 && len(c.inputs[1]) == 0 {
+	// An L0 table may be stored raw (Options.CompressL0); moving it down
+	// would keep it so, so it is rewritten instead.
+	if !c.manual && len(c.inputs[0]) == 1 && len(c.inputs[1]) == 0 &&
+		(c.level > 0 || o.CompressL0 || c.inputs[0][0].compressed) {
 		var gp uint64
 		for _, f := range c.grandparents {
 			gp += f.size

@@ -28,8 +28,8 @@ var update = flag.Bool("update", false, "rewrite the expected output of golden t
 //	define [l0-trigger=N] [base=SIZE] [multiplier=N] [target=SIZE] [compress-l0]
 //	  followed by levels: "L<n>" lines, then one table per line:
 //	  "<num> <smallest>-<largest> ts=<min>-<max> size=<SIZE> [compacting]
-//	  [entries=N] [dels=N] [userkeys=N] [gc=TS]"; prints the levels and
-//	  their scores
+//	  [compressed] [entries=N] [dels=N] [userkeys=N] [gc=TS]"; prints the
+//	  levels and their scores
 //	pick                       the background compaction pickAuto picks
 //	manual level=N [start=K] [end=K] [l0max=TS]
 //	                           the next step of a manual compaction
@@ -244,6 +244,7 @@ func defineVersion(t *testing.T, lines []string) *version {
 		if _, ok := a["compacting"]; ok {
 			compacting = append(compacting, f)
 		}
+		_, f.compressed = a["compressed"]
 		ve.added = append(ve.added, newFileEntry{level: level, meta: f})
 	}
 	v, err := applyEdit(nil, ve, nil)

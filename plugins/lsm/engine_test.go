@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,8 +300,10 @@ func TestCompactionRetry(t *testing.T) {
 // TestCodecChange writes tables with one codec, reopens with another that
 // can still read the first, and checks that compaction rewrites every
 // table with the new one.
-// TestL0Compression: flushes write L0 tables without the codec unless
-// CompressL0 is set; compaction below L0 always uses it, and the data reads
+// TestL0Compression: a flush whose keys meet no table of L0 or L1 (it will
+// likely move down whole) is written with the codec; one that overlaps is
+// stored raw, for the L0 compaction that will merge it, unless CompressL0
+// is set. Compaction below L0 always uses the codec, and the data reads
 // back the same either way.
 func TestL0Compression(t *testing.T) {
 	codec := rleCodec{id: 201, name: "rle"}
@@ -314,48 +314,55 @@ func TestL0Compression(t *testing.T) {
 			opts.CompressL0 = compressL0
 			e := openTest(t, vfs.NewMem(), opts, Deps{Codec: codec})
 			defer e.Close()
-			for i := range 40 {
-				require.NoError(t, e.Apply([]interfaces.Entry{set(fmt.Sprintf("k%03d", i), uint64(i+1), strings.Repeat("z", 300))}))
-				if i%10 == 9 {
-					_, err := e.Flush()
-					require.NoError(t, err)
+			ts := uint64(0)
+			flush := func(keys ...int) {
+				for _, k := range keys {
+					ts++
+					require.NoError(t, e.Apply([]interfaces.Entry{set(fmt.Sprintf("k%03d", k), ts, strings.Repeat("z", 300))}))
 				}
+				_, err := e.Flush()
+				require.NoError(t, err)
 			}
-			perLevel := func() map[int]map[interfaces.CodecID]int {
-				out := map[int]map[interfaces.CodecID]int{}
-				for l := range e.current.levels {
-					for _, f := range e.current.levels[l] {
-						te, err := e.tc.get(f)
-						require.NoError(t, err)
-						if out[l] == nil {
-							out[l] = map[interfaces.CodecID]int{}
-						}
-						out[l][te.r.Properties().Codec]++
-						te.unref()
-					}
-				}
-				return out
+			var even, odd []int
+			for k := 0; k < 40; k += 2 {
+				even, odd = append(even, k), append(odd, k+1)
 			}
-			want := interfaces.CodecNone
+			flush(even...)                 // meets nothing: compressed
+			flush(odd...)                  // meets the first: raw
+			flush(100, 101, 102, 103, 104) // meets nothing again: compressed
+
+			codecOf := func(f *fileMeta) interfaces.CodecID {
+				te, err := e.tc.get(f)
+				require.NoError(t, err)
+				defer te.unref()
+				return te.r.Properties().Codec
+			}
+			l0 := e.current.levels[0] // newest first
+			require.Len(t, l0, 3)
+			middle := interfaces.CodecNone
 			if compressL0 {
-				want = codec.ID()
+				middle = codec.ID()
 			}
-			require.Equal(t, map[int]map[interfaces.CodecID]int{0: {want: 4}}, perLevel())
-			l0Bytes := e.current.levelBytes[0]
+			require.Equal(t, []interfaces.CodecID{codec.ID(), middle, codec.ID()},
+				[]interfaces.CodecID{codecOf(l0[0]), codecOf(l0[1]), codecOf(l0[2])})
+			require.Equal(t, []bool{true, compressL0, true}, []bool{l0[0].compressed, l0[1].compressed, l0[2].compressed})
+			raw := l0[1].size
 
 			require.NoError(t, e.Compact(interfaces.KeyRange{}))
-			after := perLevel()
-			require.NotContains(t, after, 0)
+			require.Empty(t, e.current.levels[0])
 			var total uint64
-			for l, codecs := range after {
-				require.Equal(t, []interfaces.CodecID{codec.ID()}, slices.Collect(maps.Keys(codecs)), "level %d", l)
-				total += e.current.levelBytes[l]
+			for l := 1; l < NumLevels; l++ {
+				for _, f := range e.current.levels[l] {
+					require.Equal(t, codec.ID(), codecOf(f), "table %s in L%d", f, l)
+					require.True(t, f.compressed)
+					total += f.size
+				}
 			}
 			if !compressL0 {
-				require.Less(t, total, l0Bytes, "the compacted tables are compressed, the flushed ones were not")
+				require.Less(t, total, raw, "all 45 keys compressed take less than 20 raw")
 			}
-			for i := range 40 {
-				v, _, err := e.Get([]byte(fmt.Sprintf("k%03d", i)), interfaces.MaxTs)
+			for k := range 40 {
+				v, _, err := e.Get([]byte(fmt.Sprintf("k%03d", k)), interfaces.MaxTs)
 				require.NoError(t, err)
 				require.Equal(t, strings.Repeat("z", 300), string(v))
 			}

@@ -77,6 +77,7 @@ func (e *Engine) flushMemtable(m *memTable) error {
 	it.Init(m.skl)
 	gc := gcFilter{discardTs: e.discardTs.Load()}
 	w := newOutputWriter(e, 0, nil, false)
+	w.compressL0 = e.flushWillMove(m)
 	var n int
 	for ok := it.First(); ok; ok = it.Next() {
 		if n++; n%1024 == 0 && e.isClosing() {
@@ -130,6 +131,26 @@ func (e *Engine) flushMemtable(m *memTable) error {
 	e.cond.Broadcast()
 	e.log.Debug("flushed", "memtable", m.num, "entries", m.skl.Len(), "tables", len(outputs), "bytes", bytes, "durable_ts", m.maxTs.Load())
 	return nil
+}
+
+// flushWillMove reports whether m's table, once flushed, is likely to be
+// moved down whole: its key range meets no table of L0 or L1, as when keys
+// arrive in ascending order. Such a table is written compressed, since it
+// may never be rewritten; the others are stored raw, for the L0 compaction
+// that soon merges them (Options.CompressL0).
+func (e *Engine) flushWillMove(m *memTable) bool {
+	var it arenaskl.Iterator
+	it.Init(m.skl)
+	if !it.First() {
+		return false
+	}
+	first := it.Key().UserKey
+	it.Last()
+	last := it.Key().UserKey
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := e.current
+	return len(v.overlapping(0, first, last)) == 0 && len(v.overlapping(1, first, last)) == 0
 }
 
 // isClosing reports whether Close has begun.

@@ -26,10 +26,11 @@ const NumLevels = 7
 //     memtables fill fastest: 0.97M keys/s against 0.86M at 16 MiB in
 //     alternating runs of a 1M-key batched fill, for 5% more CPU in
 //     flushes and compactions. Pebble and goleveldb use 4 MiB too.
-//   - Flushes write L0 tables uncompressed (Options.CompressL0): an L0
-//     table lives until the next L0 compaction, which reads it once, so
-//     compressing it cost a snappy encode and a decode for nothing that
-//     lasts; it was a sixth of the CPU of a single-Put fill.
+//   - Flushes that overlap other tables write L0 tables uncompressed
+//     (Options.CompressL0): such a table lives until the next L0
+//     compaction, which reads it once, so compressing it cost a snappy
+//     encode and a decode for nothing that lasts; it was a sixth of the
+//     CPU of a single-Put fill.
 //   - L0 compacts at 8 tables (32 MiB). With random keys every L0
 //     compaction rewrites all of L1, so the bytes compacted during a fill
 //     fall as the trigger rises: 1M single Puts wrote 139 MB of
@@ -89,11 +90,13 @@ type Options struct {
 	// flush before Apply stalls (blocks until one is flushed), which bounds
 	// memory at about (MaxImmutableMemtables+1) * MemtableSize.
 	MaxImmutableMemtables int
-	// CompressL0 writes flushed (L0) tables with the codec too. By default
-	// they are stored uncompressed, since the L0 compaction that follows
-	// soon reads them once and writes compressed tables; an L0 table is
-	// then never moved down whole, but rewritten. Set it where disk space
-	// matters more than CPU: L0 holds up to L0StopWritesTrigger tables.
+	// CompressL0 writes every flushed (L0) table with the codec. By
+	// default a flush whose keys overlap a table of L0 or L1 is stored
+	// uncompressed, since the L0 compaction that follows soon reads it once
+	// and writes compressed tables, and such a table is never moved down
+	// whole, only rewritten; a flush that overlaps nothing is compressed
+	// and may move. Set it where disk space matters more than CPU: L0
+	// holds up to L0StopWritesTrigger tables.
 	CompressL0 bool
 	// L0CompactionTrigger is the number of L0 tables at which a
 	// compaction into the base level starts.

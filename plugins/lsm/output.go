@@ -71,12 +71,20 @@ type outputWriter struct {
 	// nums are every table number this writer allocated, finished or not.
 	nums    []uint64
 	lastKey []byte
+	// compressL0 asks for L0 tables written with the codec.
+	compressL0 bool
 }
 
-// codec returns the codec of the writer's tables: none for L0 unless
-// Options.CompressL0 asks for one (see there), the engine's otherwise.
+// compresses reports whether the engine has a codec that compresses.
+func (e *Engine) compresses() bool {
+	return e.codec != nil && e.codec.ID() != interfaces.CodecNone
+}
+
+// codec returns the codec of the writer's tables: the engine's, except
+// for L0 tables, which are stored raw unless Options.CompressL0 or the
+// flush (compressL0) asks for the codec.
 func (w *outputWriter) codec() interfaces.Codec {
-	if w.level == 0 && !w.e.opts.CompressL0 {
+	if w.level == 0 && !w.e.opts.CompressL0 && !w.compressL0 {
 		return nil
 	}
 	return w.e.codec
@@ -157,15 +165,16 @@ func (w *outputWriter) finishTable() error {
 		return err
 	}
 	w.outputs = append(w.outputs, &fileMeta{
-		num:       w.num,
-		size:      meta.Size,
-		smallest:  meta.Smallest,
-		largest:   meta.Largest,
-		minTs:     meta.MinTs,
-		maxTs:     meta.MaxTs,
-		entries:   meta.NumEntries,
-		deletions: meta.NumDeletions,
-		userKeys:  meta.NumUserKeys,
+		num:        w.num,
+		size:       meta.Size,
+		smallest:   meta.Smallest,
+		largest:    meta.Largest,
+		minTs:      meta.MinTs,
+		maxTs:      meta.MaxTs,
+		entries:    meta.NumEntries,
+		deletions:  meta.NumDeletions,
+		userKeys:   meta.NumUserKeys,
+		compressed: w.codec() != nil || !w.e.compresses(),
 	})
 	return nil
 }

@@ -30,6 +30,13 @@ type fileMeta struct {
 	// compacting is set while a compaction has the table as an input.
 	// Guarded by Engine.mu.
 	compacting bool
+	// compressed says the table's blocks were written with the engine's
+	// codec (trivially so when it has none): every compaction output, and
+	// a flush that expected to be moved down whole (Engine.flushWillMove). False for an L0 table
+	// stored raw, and after a reopen, when it is unknown (it is not in the
+	// manifest): such an L0 table is rewritten rather than moved.
+	// Immutable once the table is in a version.
+	compressed bool
 	// gcTs is the discard ts the table was last written with as a
 	// bottommost compaction output: it holds nothing that discard ts lets
 	// go. Zero when unknown (it is not in the manifest). Guarded by
