@@ -65,13 +65,20 @@ func TestMappedWrites(t *testing.T) {
 		total += fileSize(t, opts.FS, p)
 	}
 	require.Equal(t, l.Stats().LiveBytes, total, "Close cuts the unused end")
+	requireCleanReopen(t, opts, written)
+}
+
+// requireCleanReopen checks that the closed log in opts is clean and
+// replays exactly written.
+func requireCleanReopen(t *testing.T, opts Options, written []Record) {
+	t.Helper()
 	res, err := Check(opts)
 	require.NoError(t, err)
 	require.True(t, res.Clean)
-	l2, rres, recs := openReplay(t, opts, 0)
+	l, rres, recs := openReplay(t, opts, 0)
 	require.True(t, rres.Clean)
 	requireSame(t, written, recs, "after Close")
-	require.NoError(t, l2.Close())
+	require.NoError(t, l.Close())
 }
 
 // abandon drops l as a killed process would: the mapping and the file go,

@@ -169,11 +169,5 @@ func TestMappedLogPopulatesAhead(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	require.NoError(t, l.Close())
 	require.Nil(t, l.pf, "Close stops the goroutine")
-	res, err := Check(opts)
-	require.NoError(t, err)
-	require.True(t, res.Clean)
-	l2, rres, recs := openReplay(t, opts, 0)
-	require.True(t, rres.Clean)
-	requireSame(t, written, recs, "after Close")
-	require.NoError(t, l2.Close())
+	requireCleanReopen(t, opts, written)
 }
