@@ -114,11 +114,18 @@ type parts struct {
 	cipher interfaces.Cipher
 	cache  interfaces.Cache
 	logger *slog.Logger
+	// lsmTune adjusts the LSM engine's options (WithLSMOptions).
+	lsmTune []func(*lsm.Options)
 }
 
 var engines = map[string]engineFactory{
 	"lsm": func(fs vfs.FS, dir string, p parts) (interfaces.Storage, error) {
-		return lsm.New(lsm.Options{Dir: dir}, lsm.Deps{
+		o := lsm.Options{Dir: dir}
+		for _, fn := range p.lsmTune {
+			fn(&o)
+		}
+		o.Dir = dir // the database's directory is not an engine option
+		return lsm.New(o, lsm.Deps{
 			FS: fs, Cache: p.cache, Cipher: p.cipher, Codec: p.codec, Codecs: p.codecs, Logger: p.logger,
 		})
 	},
@@ -168,6 +175,7 @@ type config struct {
 	inMemory   bool
 	core       core.Options
 	tune       []func(*core.Options)
+	lsmTune    []func(*lsm.Options)
 }
 
 // Option configures Open.
@@ -269,6 +277,15 @@ func WithCoreOptions(fn func(*core.Options)) Option {
 	return func(c *config) { c.tune = append(c.tune, fn) }
 }
 
+// WithLSMOptions adjusts the LSM engine's options (memtable size, L0
+// triggers, level sizes, block size, CompressL0, ...; Dir is the
+// database's and cannot be changed). Zero fields keep their defaults.
+// Open fails with ErrInvalidArgument if the engine is not "lsm" or the
+// options are invalid.
+func WithLSMOptions(fn func(*lsm.Options)) Option {
+	return func(c *config) { c.lsmTune = append(c.lsmTune, fn) }
+}
+
 // Open opens the database in dir, creating it if need be, with the
 // embedded defaults: DefaultEngine, DefaultCodec, no cipher, SyncAlways.
 func Open(dir string, opts ...Option) (_ *DB, err error) {
@@ -280,6 +297,9 @@ func Open(dir string, opts ...Option) (_ *DB, err error) {
 	if !ok {
 		return nil, fmt.Errorf("lightning: unknown engine %q (this build has %s): %w",
 			cfg.engine, strings.Join(Engines(), ", "), ErrInvalidArgument)
+	}
+	if len(cfg.lsmTune) > 0 && cfg.engine != "lsm" {
+		return nil, fmt.Errorf("lightning: WithLSMOptions given for engine %q: %w", cfg.engine, ErrInvalidArgument)
 	}
 	codecs := allCodecs()
 	var codec interfaces.Codec
@@ -311,7 +331,7 @@ func Open(dir string, opts ...Option) (_ *DB, err error) {
 		}
 		cache = c
 	}
-	p := parts{codec: codec, codecs: codecs, cipher: cfg.cipher, cache: cache, logger: co.Logger}
+	p := parts{codec: codec, codecs: codecs, cipher: cfg.cipher, cache: cache, logger: co.Logger, lsmTune: cfg.lsmTune}
 	co.StorageName = cfg.engine
 	co.Storage = func(fs vfs.FS, dir string) (interfaces.Storage, error) { return factory(fs, dir, p) }
 	co.Codec, co.Codecs, co.Cipher, co.Cache = codec, codecs, cfg.cipher, cache
