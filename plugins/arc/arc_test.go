@@ -242,7 +242,7 @@ func TestHotKeysInterleavesShards(t *testing.T) {
 	perShard := make([][]interfaces.CacheKey, 3)
 	for i := uint64(0); len(perShard[0]) < 5 || len(perShard[1]) < 5 || len(perShard[2]) < 5; i++ {
 		k := key(i)
-		idx := indexOfShard(c, c.shardFor(k))
+		idx := indexOfShard(c, c.shardFor(hashKey(k)))
 		if len(perShard[idx]) < 5 {
 			perShard[idx] = append(perShard[idx], k)
 		}
@@ -509,7 +509,7 @@ func TestShardBalance(t *testing.T) {
 	for f := uint64(1); f <= files; f++ {
 		for b := uint64(0); b < blocks; b++ {
 			k := interfaces.CacheKey{Namespace: 0x1234_5678_9abc_def0, File: f, Offset: b * 16 << 10}
-			counts[indexOfShard(c, c.shardFor(k))]++
+			counts[indexOfShard(c, c.shardFor(hashKey(k)))]++
 		}
 	}
 	mean := files * blocks / len(counts)

@@ -89,14 +89,15 @@ func (c *Cache) Describe() interfaces.Descriptor {
 	}
 }
 
-// shardFor returns the shard that holds key.
-func (c *Cache) shardFor(key interfaces.CacheKey) *shard {
+// shardFor returns the shard that holds the keys with hash h.
+func (c *Cache) shardFor(h uint64) *shard {
 	if len(c.shards) == 1 {
 		return &c.shards[0]
 	}
 	// Lemire's multiply-shift maps the hash onto [0, n) without a
-	// division and with no bias worth speaking of.
-	i, _ := bits.Mul64(hashKey(key), uint64(len(c.shards)))
+	// division and with no bias worth speaking of. It takes the high bits
+	// of h; a shard's index takes the low ones.
+	i, _ := bits.Mul64(h, uint64(len(c.shards)))
 	return &c.shards[i]
 }
 
@@ -118,7 +119,8 @@ func hashKey(k interfaces.CacheKey) uint64 {
 // Get returns the value stored under key. A hit moves the entry to the
 // frequency list (T2) of its shard and allocates nothing.
 func (c *Cache) Get(key interfaces.CacheKey) ([]byte, bool) {
-	return c.shardFor(key).get(key)
+	h := hashKey(key)
+	return c.shardFor(h).get(key, h)
 }
 
 // Set stores value under key with charge (below 1 counts as 1), evicting
@@ -129,12 +131,14 @@ func (c *Cache) Get(key interfaces.CacheKey) ([]byte, bool) {
 // at least MaxCharge, Capacity/Shards, which is at least Capacity/64 since
 // Shards is at most MaxShards; with one shard it is Capacity.
 func (c *Cache) Set(key interfaces.CacheKey, value []byte, charge int64) {
-	c.shardFor(key).set(key, value, max(charge, 1))
+	h := hashKey(key)
+	c.shardFor(h).set(key, h, value, max(charge, 1))
 }
 
 // Delete removes the entry under key, and ARC's memory of it (a ghost).
 func (c *Cache) Delete(key interfaces.CacheKey) {
-	c.shardFor(key).delete(key)
+	h := hashKey(key)
+	c.shardFor(h).delete(key, h)
 }
 
 // Capacity returns the capacity the cache was made with: the sum of its
@@ -172,7 +176,7 @@ func (c *Cache) ShardStats() []ShardStats {
 	out := make([]ShardStats, len(c.shards))
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
+		s.lockDrained()
 		out[i] = ShardStats{
 			Capacity: s.capacity, P: s.p,
 			T1Bytes: s.t1.bytes, T2Bytes: s.t2.bytes, B1Bytes: s.b1.bytes, B2Bytes: s.b2.bytes,
@@ -239,7 +243,7 @@ func (c *Cache) HotKeys(namespace uint64, limit int) ([]interfaces.CacheKey, err
 	t1 := make([][]interfaces.CacheKey, len(c.shards))
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
+		s.lockDrained()
 		if s.closed {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("lightning/arc: hot keys: %w", interfaces.ErrClosed)
@@ -297,7 +301,7 @@ func (c *Cache) Close() error {
 	c.closed.Store(true)
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
+		s.lockDrained()
 		s.closeLocked()
 		s.mu.Unlock()
 	}
@@ -308,7 +312,7 @@ func (c *Cache) Close() error {
 func (c *Cache) check() error {
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
+		s.lockDrained()
 		err := s.checkLocked()
 		s.mu.Unlock()
 		if err != nil {

@@ -56,12 +56,24 @@
 //
 // Keys are spread over Options.Shards shards by a hash of the whole key.
 // Each shard is a complete ARC (not an approximation: every hit moves its
-// entry at once) over its keys, with an equal share of the capacity and
+// entry to T2) over its keys, with an equal share of the capacity and
 // its own mutex, held for the whole of each Get, Set and Delete (an ARC
 // hit moves the entry, so even Get writes). Goroutines on
 // different shards do not contend, which is how two or more of them scale;
 // a single shard is one ARC of the whole capacity. All methods are safe
 // for concurrent use. A Get hit allocates nothing.
+//
+// A hit is on the path of every cached block read, so it touches as
+// little memory as it can. A shard finds keys in its own open-addressing
+// table whose slot (one cache line) holds the key, the entry and a copy of
+// the value, so a hit reads one line where a Go map read three (control
+// word, slot, entry). The hit's move to T2 is recorded in a small buffer
+// and made, in order, when the buffer fills or before any Set, Delete,
+// statistic or HotKeys reads the lists: since a hit changes nothing but
+// its entry's place, everything that looks at the lists sees what moving
+// at once would have left. With a 256 MiB cache of 4 KiB blocks (more
+// than the CPU caches hold) this made random point reads through the LSM
+// engine 6-11% faster, and a hit in BenchmarkGetHit 64 ns -> 33 ns.
 //
 // An entry must fit in its shard: Set refuses (does not store, and does
 // not count as an insert) a charge above its shard's capacity, which is at

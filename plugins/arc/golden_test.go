@@ -159,7 +159,7 @@ func (n *keyNames) name(k interfaces.CacheKey) string {
 
 // dumpShard renders s's lists, LRU end first, and p.
 func dumpShard(s *shard, names *keyNames) string {
-	s.mu.Lock()
+	s.lockDrained()
 	defer s.mu.Unlock()
 	var b strings.Builder
 	for _, l := range []*lruList{&s.t1, &s.t2, &s.b1, &s.b2} {

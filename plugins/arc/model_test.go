@@ -1,6 +1,7 @@
 package arc
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -162,7 +163,7 @@ func (r *refARC) del(k interfaces.CacheKey) {
 
 // requireSameState compares the shard with the reference, list by list.
 func requireSameState(t require.TestingT, r *refARC, s *shard, step fmt.Stringer) {
-	s.mu.Lock()
+	s.lockDrained()
 	defer s.mu.Unlock()
 	require.NoError(t, s.checkLocked(), step)
 	type item struct {
@@ -228,7 +229,10 @@ func (d stepDesc) String() string { return fmt.Sprintf("step %d (%v)", d.i, d.op
 func stepName(i int, op modelOp) stepDesc { return stepDesc{i, op} }
 
 // runModel replays ops on a one-shard Cache of capacity c and on refARC,
-// comparing them after every step. It returns the reference.
+// comparing them after every Set and Delete and after the last Get of a
+// run of Gets, so that the shard's pending hits pile up (and drain when
+// the run is longer than the buffer) as they do in use. Every Get's
+// result is compared as it returns. It returns the reference.
 func runModel(t require.TestingT, c int64, ops []modelOp) *refARC {
 	cache, err := New(Options{Capacity: c, Shards: 1})
 	require.NoError(t, err)
@@ -250,6 +254,9 @@ func runModel(t require.TestingT, c int64, ops []modelOp) *refARC {
 		default:
 			cache.Delete(k)
 			ref.del(k)
+		}
+		if op.kind == 0 && i+1 < len(ops) && ops[i+1].kind == 0 {
+			continue
 		}
 		requireSameState(t, ref, s, step)
 	}
@@ -294,11 +301,12 @@ func TestModelLong(t *testing.T) {
 		keys     int
 		charge   func(r *rand.Rand, key uint64) int64
 		delEvery int
+		setEvery int // 0: one op in three is a Set
 	}{
-		{"unit", 64, 200, func(*rand.Rand, uint64) int64 { return 1 }, 0},
-		{"unit-deletes", 64, 200, func(*rand.Rand, uint64) int64 { return 1 }, 10},
-		{"per-key-charges", 1000, 300, func(_ *rand.Rand, k uint64) int64 { return 4 + int64(k*2654435761%60) }, 0},
-		{"changing-charges", 500, 150, func(r *rand.Rand, _ uint64) int64 { return r.Int64N(120) - 5 }, 25},
+		{"unit", 64, 200, func(*rand.Rand, uint64) int64 { return 1 }, 0, 0},
+		{"unit-deletes", 64, 200, func(*rand.Rand, uint64) int64 { return 1 }, 10, 0},
+		{"per-key-charges", 1000, 300, func(_ *rand.Rand, k uint64) int64 { return 4 + int64(k*2654435761%60) }, 0, 0},
+		{"changing-charges", 500, 150, func(r *rand.Rand, _ uint64) int64 { return r.Int64N(120) - 5 }, 25, 0},
 		// Small resident entries among big ghosts and the other way round:
 		// the ghost count bound acts.
 		{"tiny-ghosts", 2000, 3000, func(_ *rand.Rand, k uint64) int64 {
@@ -306,7 +314,7 @@ func TestModelLong(t *testing.T) {
 				return 300
 			}
 			return 1
-		}, 7},
+		}, 7, 0},
 		// Sets too large to store remove what was under their key.
 		{"oversize", 2000, 3000, func(r *rand.Rand, k uint64) int64 {
 			switch {
@@ -316,7 +324,7 @@ func TestModelLong(t *testing.T) {
 				return 300
 			}
 			return 1
-		}, 0},
+		}, 0, 0},
 		// Many Deletes keep few entries resident, so the count bound acts
 		// while B1 and B2 are of a size.
 		{"ghost-ties", 400, 400, func(_ *rand.Rand, k uint64) int64 {
@@ -324,7 +332,10 @@ func TestModelLong(t *testing.T) {
 				return 90
 			}
 			return 1
-		}, 3},
+		}, 3, 0},
+		// Runs of Gets longer than a shard's pending-hit buffer, so hits
+		// are moved both when the buffer fills and when a Set comes.
+		{"get-runs", 190, 200, func(*rand.Rand, uint64) int64 { return 1 }, 0, 2 * pendingHits},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -343,7 +354,7 @@ func TestModelLong(t *testing.T) {
 				switch {
 				case tc.delEvery > 0 && r.IntN(tc.delEvery) == 0:
 					kind = 2
-				case r.IntN(3) == 0:
+				case r.IntN(cmp.Or(tc.setEvery, 3)) == 0:
 					kind = 1
 				}
 				ops[i] = modelOp{kind: kind, key: key, charge: tc.charge(r, key)}
@@ -360,6 +371,15 @@ func TestModelLong(t *testing.T) {
 						ref.set(k, nil, op.charge)
 					}
 				}
+			}
+			if tc.setEvery > 0 {
+				longest, run := 0, 0
+				for _, op := range trace {
+					if run = (run + 1) * max(0, 1-op.kind); run > longest {
+						longest = run
+					}
+				}
+				require.Greater(t, longest, pendingHits, "no run of Gets fills the pending hits")
 			}
 			ref = runModel(t, tc.c, trace)
 			require.Positive(t, ref.hits, "the trace never hits")

@@ -18,6 +18,9 @@ import (
 const (
 	ghostFactor = 2
 	ghostMin    = 64
+	// pendingHits is how many Get hits a shard records before it moves
+	// their entries (see shard.get).
+	pendingHits = 32
 	// maxFree bounds the recycled entry structs a shard keeps.
 	maxFree = 64
 )
@@ -85,10 +88,16 @@ type shard struct {
 	// INVARIANT: 0 <= p <= capacity.
 	p int64
 
-	// m indexes every entry of the four lists by key.
-	// INVARIANT: len(m) = t1.n + t2.n + b1.n + b2.n, and each entry of m
+	// idx indexes every entry of the four lists by key.
+	// INVARIANT: idx.n = t1.n + t2.n + b1.n + b2.n, and each entry of idx
 	// is on exactly the list its list field names.
-	m map[interfaces.CacheKey]*entry
+	idx index
+
+	// pending holds the entries of Get hits not yet moved to T2's MRU end,
+	// oldest first; see get.
+	// INVARIANT: each is resident.
+	pending  [pendingHits]*entry
+	npending int
 
 	// The lists, in charge terms (|X| is the sum of X's charges):
 	// INVARIANT: |T1| + |T2| <= c (the resident entries fit).
@@ -113,7 +122,6 @@ type shard struct {
 
 func (s *shard) init(capacity int64) {
 	s.capacity = capacity
-	s.m = make(map[interfaces.CacheKey]*entry)
 	s.t1.init(listT1)
 	s.t2.init(listT2)
 	s.b1.init(listB1)
@@ -134,34 +142,74 @@ func (s *shard) listOf(id listID) *lruList {
 	panic(fmt.Sprintf("lightning/arc: entry on no list (%d)", id))
 }
 
-// get looks key up. A hit is the paper's case I: the entry moves to the MRU
-// end of T2. It allocates nothing.
-func (s *shard) get(key interfaces.CacheKey) ([]byte, bool) {
+// get looks key, whose hash is h, up. A hit is the paper's case I: the
+// entry moves to the MRU end of T2. It allocates nothing.
+//
+// The move is recorded, not made: a hit reads the key's index slot, which
+// holds the value, and appends the entry to pending; the moves are made in
+// order when pending fills or before anything reads or changes the lists
+// (drainLocked). A hit moves a resident entry to T2 and nothing else, so
+// every Set, Delete, statistic and check sees exactly the lists an
+// immediate move would have left, while the Get itself does not wait on
+// the cache misses of unlinking the entry and its neighbours.
+func (s *shard) get(key interfaces.CacheKey, h uint64) ([]byte, bool) {
 	s.mu.Lock()
-	e, ok := s.m[key]
-	if !ok || !e.list.resident() || s.closed {
+	sl := s.idx.find(key, h)
+	if sl == nil || !sl.resident || s.closed {
 		s.misses++
 		s.mu.Unlock()
 		return nil, false
 	}
-	if s.t2.root.next != e { // already T2's MRU entry: nothing moves
-		s.listOf(e.list).remove(e)
-		s.t2.pushMRU(e)
+	v := sl.value
+	if s.npending == pendingHits {
+		s.drainLocked()
 	}
+	s.pending[s.npending] = sl.e
+	s.npending++
 	s.hits++
-	v := e.value
 	s.mu.Unlock()
 	return v, true
 }
 
-// set stores value under key with charge (>= 1).
-func (s *shard) set(key interfaces.CacheKey, value []byte, charge int64) {
+// drainLocked makes the moves of the pending hits, in the order of the
+// hits.
+func (s *shard) drainLocked() {
+	for i, e := range s.pending[:s.npending] {
+		if s.t2.root.next != e { // already T2's MRU entry: nothing moves
+			s.listOf(e.list).remove(e)
+			s.t2.pushMRU(e)
+		}
+		s.pending[i] = nil
+	}
+	s.npending = 0
+}
+
+// lockDrained locks s and makes the pending moves, for whatever reads the
+// lists next.
+func (s *shard) lockDrained() {
 	s.mu.Lock()
+	s.drainLocked()
+}
+
+// mirrorLocked copies e's value and residency into its index slot, after
+// either changed.
+func (s *shard) mirrorLocked(e *entry, h uint64) {
+	sl := s.idx.find(e.key, h)
+	sl.value, sl.resident = e.value, e.list.resident()
+}
+
+// set stores value under key, whose hash is h, with charge (>= 1).
+func (s *shard) set(key interfaces.CacheKey, h uint64, value []byte, charge int64) {
+	s.lockDrained()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	e, ok := s.m[key]
+	var e *entry
+	if sl := s.idx.find(key, h); sl != nil {
+		e = sl.e
+	}
+	ok := e != nil
 	if charge > s.capacity {
 		// Never stored; the old entry (or ghost) under key goes, so that
 		// a Get cannot return a value older than this Set.
@@ -177,8 +225,9 @@ func (s *shard) set(key interfaces.CacheKey, value []byte, charge int64) {
 		// Case IV: key is in no list.
 		s.replaceLocked(charge, false)
 		e = s.newEntryLocked(key, value, charge)
-		s.m[key] = e
 		s.t1.pushMRU(e)
+		sl := s.idx.insert(key, h, e)
+		sl.value, sl.resident = value, true
 
 	case e.list == listB1:
 		// Case II: T1 was too small to keep this entry. Grow p.
@@ -187,6 +236,7 @@ func (s *shard) set(key interfaces.CacheKey, value []byte, charge int64) {
 		e.value, e.charge = value, charge
 		s.replaceLocked(charge, false)
 		s.t2.pushMRU(e)
+		s.mirrorLocked(e, h)
 
 	case e.list == listB2:
 		// Case III: T2 was too small to keep this entry. Shrink p.
@@ -195,6 +245,7 @@ func (s *shard) set(key interfaces.CacheKey, value []byte, charge int64) {
 		e.value, e.charge = value, charge
 		s.replaceLocked(charge, true)
 		s.t2.pushMRU(e)
+		s.mirrorLocked(e, h)
 
 	default:
 		// A resident key: a new value, not a new reference. It stays on
@@ -204,19 +255,21 @@ func (s *shard) set(key interfaces.CacheKey, value []byte, charge int64) {
 		e.value, e.charge = value, charge
 		s.replaceLocked(charge, false)
 		l.pushMRU(e)
+		s.mirrorLocked(e, h)
 	}
 	s.trimGhostsLocked()
 }
 
-// delete removes key's entry or ghost, if any. It is not an eviction.
-func (s *shard) delete(key interfaces.CacheKey) {
-	s.mu.Lock()
+// delete removes key's entry or ghost, if any; h is key's hash. It is not
+// an eviction.
+func (s *shard) delete(key interfaces.CacheKey, h uint64) {
+	s.lockDrained()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	if e, ok := s.m[key]; ok {
-		s.forgetLocked(e)
+	if sl := s.idx.find(key, h); sl != nil {
+		s.forgetLocked(sl.e)
 		s.trimGhostsLocked()
 	}
 }
@@ -256,6 +309,7 @@ func (s *shard) replaceLocked(charge int64, fromB2 bool) {
 		from.remove(v)
 		v.value = nil
 		to.pushMRU(v)
+		s.mirrorLocked(v, hashKey(v.key))
 		s.evictions++
 	}
 }
@@ -290,7 +344,7 @@ func (s *shard) forgetLocked(e *entry) {
 // discardLocked removes the detached e from the index and keeps its struct
 // for reuse.
 func (s *shard) discardLocked(e *entry) {
-	delete(s.m, e.key)
+	s.idx.remove(e.key, hashKey(e.key))
 	e.value = nil
 	if s.nfree < maxFree {
 		e.next = s.free
@@ -316,7 +370,9 @@ func (s *shard) newEntryLocked(key interfaces.CacheKey, value []byte, charge int
 // closeLocked releases every entry; the counters stay.
 func (s *shard) closeLocked() {
 	s.closed = true
-	s.m = nil
+	s.idx = index{}
+	clear(s.pending[:])
+	s.npending = 0
 	s.free, s.nfree = nil, 0
 	s.t1.init(listT1)
 	s.t2.init(listT2)
@@ -325,8 +381,12 @@ func (s *shard) closeLocked() {
 }
 
 // checkLocked verifies every invariant of the shard and returns the first
-// broken one. Tests call it after each operation.
+// broken one. Tests call it after each operation. The pending hits must
+// have been drained.
 func (s *shard) checkLocked() error {
+	if s.npending != 0 {
+		return fmt.Errorf("%d hits not drained", s.npending)
+	}
 	c := s.capacity
 	if s.p < 0 || s.p > c {
 		return fmt.Errorf("p = %d outside [0, %d]", s.p, c)
@@ -363,7 +423,7 @@ func (s *shard) checkLocked() error {
 			if !l.id.resident() && e.value != nil {
 				return fmt.Errorf("%v: the ghost %v holds a value", l.id, e.key)
 			}
-			if s.m[e.key] != e {
+			if sl := s.idx.find(e.key, hashKey(e.key)); sl == nil || sl.e != e {
 				return fmt.Errorf("%v: %v is not indexed", l.id, e.key)
 			}
 			bytes += e.charge
@@ -374,8 +434,8 @@ func (s *shard) checkLocked() error {
 		}
 		n += count
 	}
-	if n != len(s.m) {
-		return fmt.Errorf("%d entries on the lists, %d indexed", n, len(s.m))
+	if n != s.idx.n {
+		return fmt.Errorf("%d entries on the lists, %d indexed", n, s.idx.n)
 	}
-	return nil
+	return s.idx.check()
 }
