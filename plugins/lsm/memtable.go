@@ -65,10 +65,9 @@ func (m *memTable) unref() {
 func (m *memTable) empty() bool { return m.skl.Len() == 0 }
 
 // roomFor reports whether a batch needing bytes of arena (the sum of its
-// entries' entryArenaSize) fits. The arena aligns each node to 8 bytes,
-// so the used size is rounded up first.
+// entries' entryArenaSize) fits. Only the writer calls it.
 func (m *memTable) roomFor(bytes int) bool {
-	return m.skl.Capacity()-((m.skl.Size()+7)&^7) >= bytes
+	return m.skl.Available() >= bytes
 }
 
 // entryArenaSize is the arena space an entry may take, rounded up to the

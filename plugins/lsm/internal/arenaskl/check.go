@@ -7,8 +7,9 @@ import (
 	"github.com/lightningdb/lightning/plugins/lsm/internal/base"
 )
 
-// Check verifies the list's structure: every node lies inside the used
-// part of the arena and is well formed, every level is strictly sorted,
+// Check verifies the list's structure: every node and key lies inside the
+// arena's node region and every value inside its value region, every node
+// is well formed, every level is strictly sorted,
 // every level is a sublist of the one below, level-0 backward links mirror
 // the forward ones, levels above Height are empty, and Len counts the
 // entries. It returns every problem found, joined, each a
@@ -19,7 +20,8 @@ import (
 // leaves backward links and counts briefly behind while it inserts.
 func (l *Skiplist) Check() error {
 	a := &l.arena
-	used := uint32(l.stats.Load())
+	// Check runs with Add held off, so the writer's own fields are stable.
+	used, top := a.used, a.top
 	height := int(l.height.Load())
 	var errs []error
 	corrupt := func(off uint32, format string, args ...any) {
@@ -29,9 +31,12 @@ func (l *Skiplist) Check() error {
 		corrupt(headOffset, "height %d out of range [1, %d]", height, maxHeight)
 		return errors.Join(errs...)
 	}
-	if used < uint32(maxNodeSize) || used > a.capacity {
-		corrupt(headOffset, "%d bytes used, out of range [%d, %d]", used, maxNodeSize, a.capacity)
+	if used < uint32(maxNodeSize) || used > top || top > a.capacity {
+		corrupt(headOffset, "nodes end at %d and values start at %d, out of order in [%d, %d]", used, top, maxNodeSize, a.capacity)
 		return errors.Join(errs...)
+	}
+	if size := uint32(l.stats.Load()); size != a.size() {
+		corrupt(headOffset, "Size says %d bytes, the arena holds %d", size, a.size())
 	}
 	// A well-formed list holds at most this many nodes; a longer walk
 	// means a cycle.
@@ -51,8 +56,12 @@ func (l *Skiplist) Check() error {
 			corrupt(off, "key offset %d implies an invalid tower", n.keyOffset)
 			return 0
 		}
-		if uint64(n.keyOffset)+uint64(n.keySize)+uint64(n.valueSize) > uint64(used) {
-			corrupt(off, "key and value (%d+%d bytes) run past the used bytes", n.keySize, n.valueSize)
+		if uint64(n.keyOffset)+uint64(n.keySize) > uint64(used) {
+			corrupt(off, "key (%d bytes) runs past the node region", n.keySize)
+			return 0
+		}
+		if n.valueOffset < top || uint64(n.valueOffset)+uint64(n.valueSize) > uint64(a.capacity) {
+			corrupt(off, "value (%d bytes at %d) outside the value region [%d, %d)", n.valueSize, n.valueOffset, top, a.capacity)
 			return 0
 		}
 		if n.prefix != base.KeyPrefix(a.bytes(n.keyOffset, n.keySize)) {

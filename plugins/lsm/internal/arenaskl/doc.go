@@ -4,8 +4,10 @@
 // # Layout
 //
 // A Skiplist allocates its arena once, at New. Every node, with its user key
-// and value right behind it, is carved from the arena by bumping an offset,
-// so Add performs no heap allocation and the garbage collector sees a single
+// right behind it, is carved from the start of the arena by bumping an
+// offset, and its value from the end by bumping another down, so that
+// searches, which read nodes and keys only, find them packed together; Add
+// performs no heap allocation and the garbage collector sees a single
 // pointer-free object. Nodes refer to each other by uint32 arena offsets;
 // offset 0 is the head node, which doubles as "nil" (no node links to the
 // head, and a level-0 backward link to it means "no previous entry").

@@ -92,7 +92,7 @@ func (it *Iterator) Key() base.InternalKey { return it.key }
 func (it *Iterator) Value() []byte {
 	a := &it.list.arena
 	n := a.node(it.nd)
-	return a.bytes(n.keyOffset+n.keySize, n.valueSize)
+	return a.bytes(n.valueOffset, n.valueSize)
 }
 
 // Error returns nil: walking an arena cannot fail.

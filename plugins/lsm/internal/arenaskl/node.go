@@ -25,11 +25,13 @@ const (
 )
 
 // node is one entry. In the arena it is followed, without padding, by the
-// user key and then the value:
+// user key; the value lies in the arena's value region, at its far end
+// (see arena):
 //
 //	+----------------------------------------------------------------+
 //	| trailer u64 | keyOffset u32 | keySize u32 | valueSize u32        |
-//	| prev u32 | prefix u64 | tower[0..height) u32 | user key | value  |
+//	| prev u32 | prefix u64 | valueOffset u32 | tower[0..height) u32 |  |
+//	| user key                                                         |
 //	+----------------------------------------------------------------+
 //
 // Only height levels of the tower are allocated; the rest of the struct
@@ -45,7 +47,7 @@ type node struct {
 	keyOffset uint32
 	// keySize is the length of the user key.
 	keySize uint32
-	// valueSize is the length of the value, which follows the key.
+	// valueSize is the length of the value.
 	valueSize uint32
 	// prev is the offset of the previous node at level 0 (0, the head, for
 	// the first node), accessed atomically. While a node is being inserted
@@ -54,10 +56,13 @@ type node struct {
 	prev uint32
 	// prefix is the first 8 bytes of the user key, big-endian, zero-padded
 	// (see base.KeyPrefix). Comparing prefixes decides most comparisons without
-	// reading the key bytes. It sits right before the tower because a
-	// search reads exactly these two: with nodes 8-byte aligned, prefix and
+	// reading the key bytes. It sits next to the tower because a search
+	// reads exactly these two: with nodes 8-byte aligned, prefix and
 	// tower[0] share a cache line 7 times in 8.
 	prefix uint64
+	// valueOffset is the arena offset of the value. Values are allocated
+	// from the arena's far end, apart from nodes and keys (see arena).
+	valueOffset uint32
 	// tower holds the offset of the next node at each level (0: none). It
 	// is accessed atomically once the node is published.
 	tower [maxHeight]uint32

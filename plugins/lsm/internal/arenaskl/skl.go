@@ -77,12 +77,15 @@ func CapacityFor(keySize, valueSize int) int {
 }
 
 // EntrySize returns the arena bytes reserved for an entry with these
-// sizes: a node at its tallest, the key and the value, rounded up to the
-// node alignment. A batch of entries fits in a list if the sum of their
+// sizes: a node at its tallest and the key, rounded up to the node
+// alignment (as the node region allocates them), and the value, the sum
+// rounded up again. A batch of entries fits in a list if the sum of their
 // EntrySize is at most Available(); Fits is that test for one entry.
 func EntrySize(keySize, valueSize int) int {
-	return (maxNodeSize + keySize + valueSize + nodeAlign - 1) &^ (nodeAlign - 1)
+	return (alignInt(maxNodeSize+keySize) + valueSize + nodeAlign - 1) &^ (nodeAlign - 1)
 }
+
+func alignInt(n int) int { return (n + nodeAlign - 1) &^ (nodeAlign - 1) }
 
 // New returns an empty list whose arena holds capacity bytes, allocated at
 // once. Capacity counts every byte the list uses, including the head
@@ -108,9 +111,10 @@ func NewForEntry(keySize, valueSize int) *Skiplist {
 func (l *Skiplist) Reset() {
 	a := &l.arena
 	a.used = uint32(maxNodeSize) // the head, at offset 0
+	a.top = a.capacity
 	*a.node(headOffset) = node{}
 	l.height.Store(1)
-	l.stats.Store(uint64(a.used))
+	l.stats.Store(uint64(a.size()))
 	l.count = 0
 	l.spl = [maxHeight]splice{}
 	l.rng = rand.Uint64()
@@ -138,7 +142,7 @@ func (l *Skiplist) Available() int {
 // available is Available in int64. The capacity need not be aligned, so
 // the aligned used size can pass it by a few bytes: that leaves no room.
 func (l *Skiplist) available() int64 {
-	return max(int64(l.arena.capacity)-int64(alignUp(l.arena.used)), 0)
+	return max(int64(l.arena.top)-int64(alignUp(l.arena.used)), 0)
 }
 
 // Fits reports whether Add of an entry with a user key of keySize bytes
@@ -147,7 +151,8 @@ func (l *Skiplist) available() int64 {
 // false, whatever height it draws for the node.
 func (l *Skiplist) Fits(keySize, valueSize int) bool {
 	// In uint64, so that huge sizes cannot overflow on 32-bit platforms.
-	need := (uint64(maxNodeSize) + uint64(keySize) + uint64(valueSize) + nodeAlign - 1) &^ (nodeAlign - 1)
+	nodeAndKey := (uint64(maxNodeSize) + uint64(keySize) + nodeAlign - 1) &^ (nodeAlign - 1)
+	need := (nodeAndKey + uint64(valueSize) + nodeAlign - 1) &^ (nodeAlign - 1)
 	return need <= uint64(l.available())
 }
 
@@ -171,7 +176,10 @@ func (l *Skiplist) Add(key base.InternalKey, value []byte) error {
 	}
 	keySize, valueSize := uint64(len(key.UserKey)), uint64(len(value))
 	height := l.randomHeight()
-	off := a.alloc(uint64(nodeSize(height)) + keySize + valueSize)
+	// The node and key take a multiple of the alignment, so the next node
+	// starts where this key's padding ends and Available is exact.
+	off := a.alloc((uint64(nodeSize(height)) + keySize + nodeAlign - 1) &^ (nodeAlign - 1))
+	voff := a.allocValue(valueSize)
 	n := a.node(off)
 
 	// Fill in the node while it is private; plain stores suffice because
@@ -181,12 +189,13 @@ func (l *Skiplist) Add(key base.InternalKey, value []byte) error {
 	n.keyOffset = off + uint32(nodeSize(height))
 	n.keySize = uint32(keySize)
 	n.valueSize = uint32(valueSize)
+	n.valueOffset = voff
 	n.prev = l.spl[0].prev
 	for i := 0; i < height; i++ {
 		n.tower[i] = l.spl[i].next
 	}
 	copy(a.bytes(n.keyOffset, n.keySize), key.UserKey)
-	copy(a.bytes(n.keyOffset+n.keySize, n.valueSize), value)
+	copy(a.bytes(voff, n.valueSize), value)
 
 	if uint32(height) > l.height.Load() {
 		// The new levels hold nothing until the node is linked in; readers
@@ -208,7 +217,7 @@ func (l *Skiplist) Add(key base.InternalKey, value []byte) error {
 		l.spl[i].prev = off
 	}
 	l.count++
-	l.stats.Store(uint64(l.count)<<32 | uint64(a.used))
+	l.stats.Store(uint64(l.count)<<32 | uint64(a.size()))
 	return nil
 }
 

@@ -409,9 +409,10 @@ func TestNewCapacityBounds(t *testing.T) {
 	require.NoError(t, l.Check())
 
 	require.Panics(t, func() { New(MaxCapacity + 1) })
-	require.Equal(t, 2*maxNodeSize+8, CapacityFor(3, 5))
-	require.Equal(t, maxNodeSize+8, EntrySize(3, 5))
-	require.Equal(t, maxNodeSize+16, EntrySize(3, 6), "rounded up to the node alignment")
+	require.Equal(t, 2*maxNodeSize+16, CapacityFor(3, 5))
+	require.Equal(t, maxNodeSize+16, EntrySize(3, 5), "node and key rounded up, then the value")
+	require.Equal(t, maxNodeSize, EntrySize(0, 0))
+	require.Equal(t, maxNodeSize+8, EntrySize(0, 1), "rounded up to the node alignment")
 	require.Equal(t, 0, l.Available())
 }
 
@@ -523,6 +524,14 @@ func TestCheckDetectsCorruption(t *testing.T) {
 		"value past end": func(l *Skiplist) {
 			l.arena.node(nth(l, 63)).valueSize = 1 << 20
 		},
+		"value among the nodes": func(l *Skiplist) {
+			l.arena.node(nth(l, 12)).valueOffset = nth(l, 13)
+		},
+		"key past the nodes": func(l *Skiplist) {
+			l.arena.node(nth(l, 50)).keySize = uint32(l.Capacity())
+		},
+		"regions overlap": func(l *Skiplist) { l.arena.top = l.arena.used - 8 },
+		"size":            func(l *Skiplist) { l.stats.Add(8) },
 		"cycle": func(l *Skiplist) {
 			l.arena.node(nth(l, 40)).tower[0] = nth(l, 20)
 		},
