@@ -37,7 +37,7 @@ type arena struct {
 	capacity uint32
 	// used is the number of bytes allocated so far to nodes and keys,
 	// from the start of the arena.
-	// INVARIANT: alignUp(used) <= top, or used == top.
+	// INVARIANT: used is a multiple of nodeAlign, and used <= top.
 	used uint32
 	// top is where the values begin: they are allocated downwards from
 	// the end, so [top, capacity) holds every value.
@@ -58,17 +58,18 @@ func newArena(capacity int) arena {
 	return arena{base: base, capacity: uint32(capacity)}
 }
 
-// alloc returns the offset of size fresh bytes aligned to nodeAlign. The
+// alloc returns the offset of size fresh bytes, rounded up to the node
+// alignment so that the next node is aligned too, at the nodes' end. The
 // caller has checked that they fit.
 func (a *arena) alloc(size uint64) uint32 {
-	off := alignUp(a.used)
-	a.used = uint32(uint64(off) + size)
+	off := a.used
+	a.used += uint32(alignUp(size))
 	return off
 }
 
-// alignUp rounds an offset up to the node alignment.
-func alignUp(off uint32) uint32 {
-	return (off + nodeAlign - 1) &^ (nodeAlign - 1)
+// alignUp rounds a size or offset up to the node alignment.
+func alignUp[T ~int | ~uint32 | ~uint64](n T) T {
+	return (n + nodeAlign - 1) &^ (nodeAlign - 1)
 }
 
 // allocValue returns the offset of size fresh bytes at the values' end.

@@ -31,7 +31,7 @@ func (l *Skiplist) Check() error {
 		corrupt(headOffset, "height %d out of range [1, %d]", height, maxHeight)
 		return errors.Join(errs...)
 	}
-	if used < uint32(maxNodeSize) || used > top || top > a.capacity {
+	if used < uint32(maxNodeSize) || used%nodeAlign != 0 || used > top || top > a.capacity {
 		corrupt(headOffset, "nodes end at %d and values start at %d, out of order in [%d, %d]", used, top, maxNodeSize, a.capacity)
 		return errors.Join(errs...)
 	}

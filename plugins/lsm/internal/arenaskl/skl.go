@@ -82,10 +82,8 @@ func CapacityFor(keySize, valueSize int) int {
 // rounded up again. A batch of entries fits in a list if the sum of their
 // EntrySize is at most Available(); Fits is that test for one entry.
 func EntrySize(keySize, valueSize int) int {
-	return (alignInt(maxNodeSize+keySize) + valueSize + nodeAlign - 1) &^ (nodeAlign - 1)
+	return alignUp(alignUp(maxNodeSize+keySize) + valueSize)
 }
-
-func alignInt(n int) int { return (n + nodeAlign - 1) &^ (nodeAlign - 1) }
 
 // New returns an empty list whose arena holds capacity bytes, allocated at
 // once. Capacity counts every byte the list uses, including the head
@@ -139,10 +137,10 @@ func (l *Skiplist) Available() int {
 	return int(l.available())
 }
 
-// available is Available in int64. The capacity need not be aligned, so
-// the aligned used size can pass it by a few bytes: that leaves no room.
+// available is Available in int64: the gap between the nodes' end and
+// the values' start.
 func (l *Skiplist) available() int64 {
-	return max(int64(l.arena.top)-int64(alignUp(l.arena.used)), 0)
+	return int64(l.arena.top) - int64(l.arena.used)
 }
 
 // Fits reports whether Add of an entry with a user key of keySize bytes
@@ -151,8 +149,7 @@ func (l *Skiplist) available() int64 {
 // false, whatever height it draws for the node.
 func (l *Skiplist) Fits(keySize, valueSize int) bool {
 	// In uint64, so that huge sizes cannot overflow on 32-bit platforms.
-	nodeAndKey := (uint64(maxNodeSize) + uint64(keySize) + nodeAlign - 1) &^ (nodeAlign - 1)
-	need := (nodeAndKey + uint64(valueSize) + nodeAlign - 1) &^ (nodeAlign - 1)
+	need := alignUp(alignUp(uint64(maxNodeSize)+uint64(keySize)) + uint64(valueSize))
 	return need <= uint64(l.available())
 }
 
@@ -176,9 +173,9 @@ func (l *Skiplist) Add(key base.InternalKey, value []byte) error {
 	}
 	keySize, valueSize := uint64(len(key.UserKey)), uint64(len(value))
 	height := l.randomHeight()
-	// The node and key take a multiple of the alignment, so the next node
-	// starts where this key's padding ends and Available is exact.
-	off := a.alloc((uint64(nodeSize(height)) + keySize + nodeAlign - 1) &^ (nodeAlign - 1))
+	// alloc pads the node and key to the alignment, so the next node
+	// starts aligned right after and Available is exact.
+	off := a.alloc(uint64(nodeSize(height)) + keySize)
 	voff := a.allocValue(valueSize)
 	n := a.node(off)
 
