@@ -13,13 +13,14 @@ import (
 
 // TestInsertOrder checks insertOrder against a plain sort by internal key
 // (user key ascending, ts descending) on batches built to defeat its
-// 8-byte prefix shortcut: keys shorter than 8 bytes, keys equal in their
-// first 8 bytes, a key and its zero-extended twin, the empty key, and one
-// key at several ts.
+// 16-byte prefix shortcut: keys shorter than 8 and 16 bytes, keys equal in
+// their first 8 or 16 bytes, a key and its zero-extended twin, the empty
+// key, and one key at several ts.
 func TestInsertOrder(t *testing.T) {
 	pools := map[string][]string{
 		"short":         {"", "a", "a\x00", "a\x00\x00", "ab", "b", "\x00", "\xff"},
 		"shared prefix": {"prefix00", "prefix00a", "prefix00\x00", "prefix00b\x00", "prefix01", "prefix0", "prefix00\xff"},
+		"shared 16":     {"0000000000000001", "0000000000000002", "00000000000000010", "0000000000000001\x00", "000000000000000", "0000000000000000", "00000000\xff"},
 		"mixed":         {"", "k", "key-0001", "key-0001-x", "key-0002", "key-00", "\xff\xff\xff\xff\xff\xff\xff\xff\x00", "\xff\xff\xff\xff\xff\xff\xff\xff"},
 	}
 	for name, pool := range pools {

@@ -3,6 +3,7 @@ package arenaskl
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
@@ -30,6 +31,19 @@ func randomKeys(n int, seed uint64) [][]byte {
 		binary.LittleEndian.PutUint64(k, rng.Uint64())
 		binary.LittleEndian.PutUint64(k[8:], rng.Uint64())
 		keys[i] = k
+	}
+	return keys
+}
+
+// decimalKeys returns the keys 0 to n-1 in random order, written as
+// db_bench writes them: zero-padded decimal, benchKeySize digits, so that
+// every key of a million shares its first 8 (indeed 10) bytes.
+func decimalKeys(n int, seed uint64) [][]byte {
+	buf := make([]byte, 0, n*benchKeySize)
+	keys := make([][]byte, n)
+	for i, v := range rand.New(rand.NewPCG(seed, seed)).Perm(n) {
+		buf = fmt.Appendf(buf, "%0*d", benchKeySize, v)
+		keys[i] = buf[len(buf)-benchKeySize : len(buf) : len(buf)]
 	}
 	return keys
 }
@@ -74,6 +88,7 @@ func BenchmarkAdd(b *testing.B) {
 		}
 	}
 	b.Run("random", func(b *testing.B) { run(b, randomKeys(benchEntries, 1)) })
+	b.Run("decimal", func(b *testing.B) { run(b, decimalKeys(benchEntries, 1)) })
 	b.Run("ascending", func(b *testing.B) {
 		keys := randomKeys(benchEntries, 1)
 		slices.SortFunc(keys, bytes.Compare)

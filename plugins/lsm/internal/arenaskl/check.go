@@ -64,8 +64,8 @@ func (l *Skiplist) Check() error {
 			corrupt(off, "value (%d bytes at %d) outside the value region [%d, %d)", n.valueSize, n.valueOffset, top, a.capacity)
 			return 0
 		}
-		if n.prefix != base.KeyPrefix(a.bytes(n.keyOffset, n.keySize)) {
-			corrupt(off, "cached key prefix %#x does not match the key", n.prefix)
+		if key := a.bytes(n.keyOffset, n.keySize); n.prefix != base.KeyPrefix(key) || n.prefix2 != base.KeyPrefix2(key) {
+			corrupt(off, "cached key prefix %#x %#x does not match the key", n.prefix, n.prefix2)
 			return 0
 		}
 		return h
@@ -135,6 +135,6 @@ levels:
 func (l *Skiplist) compareNodes(x, y uint32) int {
 	a := &l.arena
 	nx := a.node(x)
-	k := searchKey{ukey: a.bytes(nx.keyOffset, nx.keySize), prefix: nx.prefix, trailer: nx.trailer}
+	k := searchKey{ukey: a.bytes(nx.keyOffset, nx.keySize), prefix: nx.prefix, prefix2: nx.prefix2, trailer: nx.trailer}
 	return a.compare(&k, a.node(y))
 }

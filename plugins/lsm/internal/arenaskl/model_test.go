@@ -28,10 +28,10 @@ type skipModel struct {
 }
 
 // genUserKey draws short keys from a tiny alphabet, so that keys share
-// prefixes, collide, and straddle the 8-byte cached prefix.
+// prefixes, collide, and straddle the two 8-byte words cached in nodes.
 func genUserKey() *rapid.Generator[[]byte] {
 	return rapid.Custom(func(t *rapid.T) []byte {
-		n := rapid.IntRange(0, 11).Draw(t, "len")
+		n := rapid.IntRange(0, 19).Draw(t, "len")
 		k := make([]byte, n)
 		for i := range k {
 			k[i] = rapid.SampledFrom([]byte{0, 1, 'a', 'b', 0xff}).Draw(t, "byte")

@@ -30,7 +30,8 @@ const (
 //
 //	+----------------------------------------------------------------+
 //	| trailer u64 | keyOffset u32 | keySize u32 | valueSize u32        |
-//	| prev u32 | prefix u64 | valueOffset u32 | tower[0..height) u32 |  |
+//	| prev u32 | prefix u64 | prefix2 u64 | valueOffset u32            |
+//	| tower[0..height) u32                                             |
 //	| user key                                                         |
 //	+----------------------------------------------------------------+
 //
@@ -60,6 +61,11 @@ type node struct {
 	// reads exactly these two: with nodes 8-byte aligned, prefix and
 	// tower[0] share a cache line 7 times in 8.
 	prefix uint64
+	// prefix2 is bytes 8 to 16 of the user key (base.KeyPrefix2): keys
+	// that share their first 8 bytes are common, and for keys up to 16
+	// bytes the two words decide every comparison but a tie without
+	// touching the key.
+	prefix2 uint64
 	// valueOffset is the arena offset of the value. Values are allocated
 	// from the arena's far end, apart from nodes and keys (see arena).
 	valueOffset uint32
@@ -79,11 +85,12 @@ func nodeSize(height int) int { return nodeHeaderSize + height*towerLinkSize }
 type searchKey struct {
 	ukey    []byte
 	prefix  uint64
+	prefix2 uint64
 	trailer uint64
 }
 
 func makeSearchKey(k base.InternalKey) searchKey {
-	return searchKey{ukey: k.UserKey, prefix: base.KeyPrefix(k.UserKey), trailer: uint64(k.Trailer)}
+	return searchKey{ukey: k.UserKey, prefix: base.KeyPrefix(k.UserKey), prefix2: base.KeyPrefix2(k.UserKey), trailer: uint64(k.Trailer)}
 }
 
 // compare orders the search key against the node's key, as base.Compare
@@ -98,13 +105,20 @@ func (a *arena) compare(k *searchKey, n *node) int {
 	return a.compareSlow(k, n)
 }
 
-// compareSlow finishes a comparison whose prefixes are equal.
+// compareSlow finishes a comparison whose prefixes are equal: by the
+// second word, then the key bytes and the trailer.
 func (a *arena) compareSlow(k *searchKey, n *node) int {
+	if k.prefix2 != n.prefix2 {
+		if k.prefix2 < n.prefix2 {
+			return -1
+		}
+		return 1
+	}
 	nk := a.bytes(n.keyOffset, n.keySize)
 	var c int
-	if len(k.ukey) >= 8 && len(nk) >= 8 {
-		// Equal prefixes of two keys this long are equal first 8 bytes.
-		c = bytes.Compare(k.ukey[8:], nk[8:])
+	if len(k.ukey) >= 16 && len(nk) >= 16 {
+		// Equal words of two keys this long are equal first 16 bytes.
+		c = bytes.Compare(k.ukey[16:], nk[16:])
 	} else {
 		c = bytes.Compare(k.ukey, nk)
 	}

@@ -182,6 +182,7 @@ func (l *Skiplist) Add(key base.InternalKey, value []byte) error {
 	// Fill in the node while it is private; plain stores suffice because
 	// the atomic stores below publish it.
 	n.prefix = k.prefix
+	n.prefix2 = k.prefix2
 	n.trailer = k.trailer
 	n.keyOffset = off + uint32(nodeSize(height))
 	n.keySize = uint32(keySize)

@@ -440,23 +440,71 @@ func TestKeyPrefixOrder(t *testing.T) {
 		nil, {0}, {0, 0}, {1}, {0, 1}, []byte("a"), []byte("a\x00"), []byte("a\x01"),
 		[]byte("abcdefg"), []byte("abcdefg\x00"), []byte("abcdefgh"), []byte("abcdefgh\x00"),
 		[]byte("abcdefgha"), []byte("abcdefgi"), {0xff}, bytes.Repeat([]byte{0xff}, 9),
+		[]byte("abcdefgh\x00\x00"), []byte("abcdefghabcdefg"), []byte("abcdefghabcdefg\x00"),
+		[]byte("abcdefghabcdefgh"), []byte("abcdefghabcdefgh\x00"), []byte("abcdefghabcdefgi"),
+		[]byte("abcdefghb"), bytes.Repeat([]byte{0xff}, 17),
 	}
 	for _, a := range cases {
 		for _, b := range cases {
 			pa, pb := base.KeyPrefix(a), base.KeyPrefix(b)
+			qa, qb := base.KeyPrefix2(a), base.KeyPrefix2(b)
 			c := bytes.Compare(a, b)
 			switch {
 			case pa < pb:
 				require.Equal(t, -1, c, "%q < %q by prefix", a, b)
 			case pa > pb:
 				require.Equal(t, 1, c, "%q > %q by prefix", a, b)
+			case qa < qb:
+				require.Equal(t, -1, c, "%q < %q by second word", a, b)
+			case qa > qb:
+				require.Equal(t, 1, c, "%q > %q by second word", a, b)
+			case len(a) >= 16 && len(b) >= 16:
+				require.Equal(t, a[:16], b[:16])
 			case len(a) >= 8 && len(b) >= 8:
 				require.Equal(t, a[:8], b[:8])
 			}
 		}
 	}
+	require.Equal(t, uint64(0), base.KeyPrefix2([]byte("abcdefgh")))
+	require.Equal(t, uint64(0x6100000000000000), base.KeyPrefix2([]byte("abcdefgha")))
 	require.Equal(t, uint64(0x6100000000000000), base.KeyPrefix([]byte("a")))
 	require.Equal(t, binary.BigEndian.Uint64([]byte("abcdefgh")), base.KeyPrefix([]byte("abcdefghXYZ")))
+}
+
+// TestCompareCachedWords checks the node comparison, which decides by the
+// two cached key words before reading key bytes, against base.Compare on
+// keys that end inside, at and past each word and differ in each.
+func TestCompareCachedWords(t *testing.T) {
+	words := []string{"", "a", "abcdefg", "abcdefgh", "abcdefgh\x00", "abcdefgha",
+		"abcdefghabcdefg", "abcdefghabcdefg\x00", "abcdefghabcdefgh", "abcdefghabcdefgh\x00",
+		"abcdefghabcdefgha", "abcdefghabcdefgi", "abcdefghabcdefhh", "abcdefgi", "0000000000123456",
+		"0000000000123457", "00000000001234560", "\xff\xff\xff\xff\xff\xff\xff\xff\xff"}
+	for _, x := range words {
+		l := New(1 << 16)
+		for ts := uint64(1); ts <= 3; ts++ {
+			require.NoError(t, l.Add(ikey(x, ts), nil))
+		}
+		require.NoError(t, l.Check())
+		for _, y := range words {
+			for ts := uint64(0); ts <= 4; ts++ {
+				k := makeSearchKey(ikey(y, ts))
+				for i := 0; i < 3; i++ {
+					nd := l.arena.node(nth(l, i))
+					want := base.Compare(ikey(y, ts), ikey(x, 3-uint64(i)))
+					require.Equal(t, want, l.arena.compare(&k, nd), "%q#%d against %q#%d", y, ts, x, 3-i)
+				}
+			}
+		}
+	}
+}
+
+// nth returns the offset of the i-th node at level 0.
+func nth(l *Skiplist, i int) uint32 {
+	off := l.arena.node(headOffset).next(0)
+	for ; i > 0; i-- {
+		off = l.arena.node(off).next(0)
+	}
+	return off
 }
 
 func TestRandomHeightDistribution(t *testing.T) {
@@ -485,13 +533,6 @@ func TestCheckDetectsCorruption(t *testing.T) {
 		return l
 	}
 	// nth returns the offset of the i-th node at level 0.
-	nth := func(l *Skiplist, i int) uint32 {
-		off := l.arena.node(headOffset).next(0)
-		for ; i > 0; i-- {
-			off = l.arena.node(off).next(0)
-		}
-		return off
-	}
 	// tall returns a node of height > 1 whose level-0 successor has
 	// height 1.
 	tall := func(l *Skiplist) (off, next uint32) {
@@ -511,7 +552,8 @@ func TestCheckDetectsCorruption(t *testing.T) {
 			l.arena.bytes(n.keyOffset, n.keySize)[5] = '9'
 			n.prefix = base.KeyPrefix(l.arena.bytes(n.keyOffset, n.keySize))
 		},
-		"prefix": func(l *Skiplist) { l.arena.node(nth(l, 3)).prefix++ },
+		"prefix":  func(l *Skiplist) { l.arena.node(nth(l, 3)).prefix++ },
+		"prefix2": func(l *Skiplist) { l.arena.node(nth(l, 5)).prefix2 ^= 1 << 40 },
 		"backward link": func(l *Skiplist) {
 			l.arena.node(nth(l, 7)).prev = nth(l, 2)
 		},
