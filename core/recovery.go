@@ -42,10 +42,13 @@ func (db *DB) recover() error {
 		CompressThreshold: db.opts.WALCompressThreshold,
 		Preallocate:       max(db.opts.WALPreallocate, 0),
 		MapWrites:         db.opts.Sync.kind != syncAlways && !db.opts.WALNoMmap,
-		Codecs:            db.codecs,
-		Cipher:            db.opts.Cipher,
-		ArchiveDir:        archive,
-		Logger:            db.opts.Logger,
+		// A log synced at every commit has its segment synced already
+		// when it rotates; one synced rarely should not wait for it.
+		SyncRotatedInBackground: db.opts.Sync.kind != syncAlways,
+		Codecs:                  db.codecs,
+		Cipher:                  db.opts.Cipher,
+		ArchiveDir:              archive,
+		Logger:                  db.opts.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("core: open WAL: %w", err)

@@ -50,9 +50,13 @@ func Check(opts Options) (CheckResult, error) {
 	if err != nil {
 		return CheckResult{}, err
 	}
-	items := make([]checkItem, len(nums))
+	paths := make([]string, len(nums))
 	for i, n := range nums {
-		items[i] = checkItem{num: n, path: filepath.Join(opts.Dir, segmentName(n)), limit: -1, last: i == len(nums)-1}
+		paths[i] = filepath.Join(opts.Dir, segmentName(n))
+	}
+	items, err := closedItems(opts.FS, nums, paths)
+	if err != nil {
+		return CheckResult{}, err
 	}
 	return verify(opts.FS, &decoder{cipher: opts.Cipher, codecs: codecs}, items)
 }
@@ -65,7 +69,15 @@ func Check(opts Options) (CheckResult, error) {
 func (l *Log) Check() error {
 	l.releaseMu.Lock()
 	defer l.releaseMu.Unlock()
+	// The active segment gets its header when a background rotation
+	// sync ends: check with none running (a rotation may start another
+	// meanwhile; the segments as they are at the snapshot stay valid).
 	l.mu.Lock()
+	for l.rotSync != nil {
+		l.mu.Unlock()
+		_ = l.waitRotSync()
+		l.mu.Lock()
+	}
 	if l.st == stateClosed {
 		l.mu.Unlock()
 		return fmt.Errorf("lightning/wal: %w", interfaces.ErrClosed)
@@ -77,14 +89,40 @@ func (l *Log) Check() error {
 			// moves with each WriteGroup, under mu.
 			items = append(items, checkItem{num: s.num, path: s.path, limit: s.size})
 		}
-	} else {
-		for i, n := range l.listed {
-			items = append(items, checkItem{num: n, path: l.segmentPath(n), limit: -1, last: i == len(l.listed)-1})
+	}
+	listed := l.listed
+	ready := l.st == stateReady
+	l.mu.Unlock()
+	if !ready {
+		paths := make([]string, len(listed))
+		for i, n := range listed {
+			paths[i] = l.segmentPath(n)
+		}
+		var err error
+		if items, err = closedItems(l.fs, listed, paths); err != nil {
+			return err
 		}
 	}
-	l.mu.Unlock()
 	_, err := verify(l.fs, &decoder{cipher: l.cipher, codecs: l.codecs}, items)
 	return err
+}
+
+// closedItems returns the check items of a log no writer has open: whole
+// files, the tail ones (see tailStart) allowed a torn tail.
+func closedItems(fsys vfs.FS, nums []uint64, paths []string) ([]checkItem, error) {
+	heads := make([]peek, len(nums))
+	for i := max(0, len(nums)-2); i < len(nums); i++ {
+		var err error
+		if heads[i], err = peekHeader(fsys, paths[i]); err != nil {
+			return nil, err
+		}
+	}
+	tail := tailStart(heads)
+	items := make([]checkItem, len(nums))
+	for i, n := range nums {
+		items[i] = checkItem{num: n, path: paths[i], limit: -1, last: i >= tail}
+	}
+	return items, nil
 }
 
 // checkItem is a segment for verify.

@@ -362,7 +362,7 @@ func TestHeaderFields(t *testing.T) {
 		reason string
 	}{
 		"version":       {segHeader{version: 2, num: good.num, prevTs: good.prevTs}, true, ""},
-		"flags":         {segHeader{version: 1, flags: 2, num: good.num, prevTs: good.prevTs}, true, ""},
+		"flags":         {segHeader{version: 1, flags: 8, num: good.num, prevTs: good.prevTs}, true, ""},
 		"sealed":        {segHeader{version: 1, flags: segFlagSealed, num: good.num, prevTs: good.prevTs}, true, ""},
 		"number":        {segHeader{version: 1, num: good.num + 5, prevTs: good.prevTs}, false, "names segment"},
 		"prev ts ahead": {segHeader{version: 1, num: good.num, prevTs: good.prevTs + 1}, false, "but segment"},

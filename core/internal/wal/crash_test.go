@@ -142,8 +142,10 @@ func TestCrashRecovery(t *testing.T) {
 			t.Run(fmt.Sprintf("keep=%v/seed=%d", keep, seed), func(t *testing.T) {
 				rng := mrand.New(mrand.NewPCG(seed, 7))
 				// Odd seeds preallocate, in steps that extend each
-				// segment a few times.
-				m := newModel(t, Options{Dir: testDir, SegmentSize: 1024, Preallocate: int64(seed%2) * 300})
+				// segment a few times; every other pair syncs rotated
+				// segments in the background.
+				m := newModel(t, Options{Dir: testDir, SegmentSize: 1024, Preallocate: int64(seed%2) * 300,
+					SyncRotatedInBackground: seed/2%2 == 1})
 				size := func() int { return rng.IntN(300) }
 				for round := range 3 {
 					for range 40 {
@@ -180,6 +182,7 @@ func TestModel(t *testing.T) {
 		var opts Options
 		opts.Dir, opts.SegmentSize = testDir, segSize
 		opts.Preallocate = rapid.SampledFrom([]int64{0, 64, 1000}).Draw(rt, "preallocate")
+		opts.SyncRotatedInBackground = rapid.Bool().Draw(rt, "sync rotated in background")
 		if rapid.Bool().Draw(rt, "sealed") {
 			opts.Cipher = newGCMCipher(3)
 		}

@@ -27,7 +27,10 @@
 // an fsync: Sync takes the active segment's size and handle under a short
 // lock, fsyncs outside it, and then raises the synced offset. Rotation,
 // which syncs the old segment itself, waits for a running Sync before it
-// closes that handle. Release and Check may run at any time; Check reads
+// closes that handle; with Options.SyncRotatedInBackground a goroutine
+// syncs and closes it instead, and Sync, Close, Release, Check and the
+// next rotation wait for that goroutine. Release and Check may run at any
+// time; Check reads
 // the active segment only up to what has been written. Payloads passed to
 // Replay's callback are valid only during the call.
 //
@@ -39,7 +42,12 @@
 // corruption: damage in the last segment is a torn tail only when no
 // record after it claims the damaged bytes had been synced; damage in any
 // other segment is corruption, because a segment is synced whole before
-// the next is created. A clean-close marker claims everything before it,
+// the next is created — or, with Options.SyncRotatedInBackground, before
+// the next one's header is confirmed: while the last segment's header is
+// unconfirmed (or torn) and the one before it was written by such a log,
+// that one may end in a torn tail too, and the last segment is a torn
+// tail as a whole when its header names a prev ts the one before does not
+// reach. A clean-close marker claims everything before it,
 // so after a clean Close any damage is corruption. The one case no log of
 // this kind can tell apart: damage to the records written after the last
 // record that attests a sync (the end of a log that crashed) looks like a
@@ -75,7 +83,11 @@
 //	  0   8  magic "LTNGWAL\x00"
 //	  8   2  format version, uint16 = 1
 //	  10  2  flags, uint16: bit 0 = record bodies sealed by a Cipher;
-//	         other bits 0 (a reader refuses unknown bits: incompatible)
+//	         bit 1 = "synced behind": written by a log that syncs a
+//	         rotated segment in the background; bit 2 = "unconfirmed":
+//	         the segment before was not yet synced when this header was
+//	         written (rewritten without the bit once it is); other bits
+//	         0 (a reader refuses unknown bits: incompatible)
 //	  12  8  segment number, uint64: the file name's
 //	  20  8  prev ts, uint64: the ts of the last record written to the
 //	         log before this segment (0 when none); every record of the

@@ -22,13 +22,27 @@ const (
 
 	// segFlagSealed marks a segment whose record bodies are sealed by a
 	// Cipher.
-	segFlagSealed  = 1 << 0
-	knownSegFlags  = segFlagSealed
-	recFlagSealed  = 1 << 0
-	recFlagMarker  = 1 << 1
-	knownRecFlags  = recFlagSealed | recFlagMarker
-	segmentNameExt = ".wal"
-	segmentNameLen = 16 + len(segmentNameExt)
+	segFlagSealed = 1 << 0
+	// segFlagSyncedBehind marks a segment written by a log that syncs a
+	// rotated segment in the background (Options.SyncRotatedInBackground):
+	// its successor may exist before it is synced. So when the successor
+	// is the last segment and its header is torn, this segment may be
+	// unsynced too, and damage at its end is a torn tail rather than
+	// corruption.
+	segFlagSyncedBehind = 1 << 1
+	// segFlagUnconfirmed marks the header a background rotation writes
+	// when it starts a segment, before the segment before is synced; it
+	// is rewritten without the flag once that sync succeeds. While the
+	// last segment's header carries it, the segment before may be
+	// unsynced, as above, and when that one ends short of the header's
+	// prev ts, this one is a torn tail as a whole.
+	segFlagUnconfirmed = 1 << 2
+	knownSegFlags      = segFlagSealed | segFlagSyncedBehind | segFlagUnconfirmed
+	recFlagSealed      = 1 << 0
+	recFlagMarker      = 1 << 1
+	knownRecFlags      = recFlagSealed | recFlagMarker
+	segmentNameExt     = ".wal"
+	segmentNameLen     = 16 + len(segmentNameExt)
 
 	// MaxRecordBody bounds the stored body of one record (the payload
 	// after compression and sealing). A reader refuses longer lengths
@@ -51,6 +65,12 @@ type segHeader struct {
 }
 
 func (h segHeader) sealed() bool { return h.flags&segFlagSealed != 0 }
+
+// syncedBehind reports segFlagSyncedBehind.
+func (h segHeader) syncedBehind() bool { return h.flags&segFlagSyncedBehind != 0 }
+
+// unconfirmed reports segFlagUnconfirmed.
+func (h segHeader) unconfirmed() bool { return h.flags&segFlagUnconfirmed != 0 }
 
 // appendTo appends the encoded header to dst.
 func (h segHeader) appendTo(dst []byte) []byte {

@@ -140,6 +140,11 @@ type Log struct {
 	lastTs uint64
 	// nextNum is the number the next segment gets.
 	nextNum uint64
+	// rotSync is closed when the background sync of the segment before
+	// the active one, and the confirming of the active one's header, end
+	// (Options.SyncRotatedInBackground); nil when none has run since the
+	// last wait.
+	rotSync chan struct{}
 
 	// Writer scratch, guarded by writeMu: the group's encoding, compressed
 	// payloads and additional data, reused from group to group; zeros is
@@ -633,19 +638,29 @@ func trim(b []byte) []byte {
 func (l *Log) rotate() (*segment, error) {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
+	// At most one background sync runs: the segment it syncs must be
+	// durable before its successor's successor can begin.
+	if err := l.waitRotSync(); err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
 	old, prevTs, num := l.active(), l.lastTs, l.nextNum
 	l.mu.Unlock()
-	// A segment is synced whole before the next one begins: that is what
-	// lets a reader call any damage in a segment but the last corruption.
-	// It ends at its last record: zeros past it would read as damage.
+	// A segment is synced whole before the next one begins — or, synced
+	// in the background, before the next one's header is confirmed: that
+	// is what lets a reader call any damage in a segment but the last
+	// corruption. It ends at its last record: zeros past it would read as
+	// damage.
 	if err := l.trimTail(old); err != nil {
 		return nil, l.fail(err)
 	}
-	if err := l.syncFile(old); err != nil {
-		return nil, l.fail(err)
+	background := l.opts.SyncRotatedInBackground
+	if !background {
+		if err := l.syncFile(old); err != nil {
+			return nil, l.fail(err)
+		}
 	}
-	seg, err := l.createSegment(num, prevTs)
+	seg, header, err := l.startSegment(num, prevTs, !background)
 	if err != nil {
 		return nil, l.fail(err)
 	}
@@ -654,15 +669,64 @@ func (l *Log) rotate() (*segment, error) {
 	l.nextNum = num + 1
 	l.mu.Unlock()
 	l.rotations.Add(1)
+	if background {
+		done := make(chan struct{})
+		l.mu.Lock()
+		l.rotSync = done
+		l.mu.Unlock()
+		go l.syncRotated(old, seg, header, done)
+	} else {
+		l.closeSealed(old)
+	}
+	l.logger.Debug("lightning/wal: rotated", "sealed", old.path, "active", seg.path, "prev_ts", prevTs, "background_sync", background)
+	return seg, nil
+}
+
+// syncRotated syncs old, the segment a background rotation sealed, then
+// confirms the header of next, its successor, and closes old's handle. A
+// failure fail-stops the log; Replay then treats both as unsynced.
+func (l *Log) syncRotated(old, next *segment, header []byte, done chan struct{}) {
+	defer close(done)
+	err := l.syncFile(old)
+	if err == nil {
+		if _, werr := next.file.WriteAt(header, 0); werr != nil {
+			err = fmt.Errorf("confirm the header of %s: %w", next.path, werr)
+		}
+	}
+	if err != nil {
+		_ = l.fail(err)
+	}
+	l.closeSealed(old)
+}
+
+// closeSealed closes the handle of a sealed segment.
+func (l *Log) closeSealed(old *segment) {
 	if err := old.file.Close(); err != nil {
-		// The data is synced; a failing close loses nothing.
+		// The data is synced (or the log fail-stopped); a failing close
+		// loses nothing.
 		l.logger.Warn("lightning/wal: close sealed segment", "segment", old.path, "err", err)
 	}
 	l.mu.Lock()
 	old.file = nil
 	l.mu.Unlock()
-	l.logger.Debug("lightning/wal: rotated", "sealed", old.path, "active", seg.path, "prev_ts", prevTs)
-	return seg, nil
+}
+
+// waitRotSync waits for a background rotation sync to end, returning the
+// sticky error should the log have failed.
+func (l *Log) waitRotSync() error {
+	l.mu.Lock()
+	done := l.rotSync
+	l.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	<-done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rotSync == done {
+		l.rotSync = nil
+	}
+	return l.err
 }
 
 // syncFile fsyncs seg's file if it has unsynced bytes, and records it.
@@ -700,17 +764,39 @@ func (l *Log) timedSync(f vfs.File) error {
 // left behind, empty or with a partial header: a torn tail the next
 // Replay removes.
 func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
+	seg, _, err := l.startSegment(num, prevTs, true)
+	return seg, err
+}
+
+// startSegment creates segment num and writes its header, syncing it and
+// the directory. Without confirmed set (a background rotation), the header
+// carries segFlagUnconfirmed, and startSegment returns the confirmed one
+// for the caller to write once the segment before is synced.
+func (l *Log) startSegment(num, prevTs uint64, confirmed bool) (*segment, []byte, error) {
 	path := l.segmentPath(num)
 	f, err := l.fs.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	h := segHeader{version: formatVersion, num: num, prevTs: prevTs}
 	if l.cipher != nil {
 		h.flags |= segFlagSealed
 	}
-	var hb [headerSize]byte
-	_, err = f.Write(h.appendTo(hb[:0]))
+	if l.opts.SyncRotatedInBackground {
+		h.flags |= segFlagSyncedBehind
+	}
+	header := h.appendTo(make([]byte, 0, headerSize))
+	written := header
+	if !confirmed {
+		u := h
+		u.flags |= segFlagUnconfirmed
+		written = u.appendTo(make([]byte, 0, headerSize))
+	}
+	// The header is durable before any record goes in (a sync of one
+	// page and of the directory, against the whole segment a background
+	// rotation leaves for later), so the only torn header is the last
+	// segment's.
+	_, err = f.Write(written)
 	if err == nil {
 		err = l.timedSync(f)
 	}
@@ -719,7 +805,7 @@ func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	l.bytesWritten.Add(headerSize)
 	l.liveBytes.Add(headerSize)
@@ -727,7 +813,7 @@ func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
 	seg := &segment{num: num, path: path, prevTs: prevTs, lastTs: prevTs, size: headerSize,
 		file: f, written: headerSize, synced: headerSize, alloc: headerSize}
 	l.mapSegment(seg)
-	return seg, nil
+	return seg, header, nil
 }
 
 // Sync makes every record written so far durable: it fsyncs the active
@@ -739,6 +825,9 @@ func (l *Log) createSegment(num, prevTs uint64) (*segment, error) {
 func (l *Log) Sync() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
+	if err := l.waitRotSync(); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	err := l.usableLocked()
 	seg := l.active()
@@ -768,6 +857,11 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		return fmt.Errorf("lightning/wal: %w", interfaces.ErrClosed)
 	}
+	l.mu.Unlock()
+	// A background rotation sync finishes first: its segment's handle
+	// is its to close, and the active segment's header its to write.
+	_ = l.waitRotSync()
+	l.mu.Lock()
 	seg, sticky, ready := l.active(), l.err, l.st == stateReady
 	l.st = stateClosed
 	l.mu.Unlock()

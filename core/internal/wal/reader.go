@@ -289,9 +289,14 @@ func walkSegment(s *scanner, d *decoder, p walkParams) (walkResult, error) {
 	case h.prevTs < p.prevTs:
 		return res.damaged(s, p, 0, false, fmt.Sprintf(
 			"segment header says the log ended at ts %d before it, but ts %d was already read", h.prevTs, p.prevTs))
+	// An unconfirmed header was written before the segment before was
+	// synced: that one may have lost its unsynced end (see unconfirmedGap).
 	case p.prevNum != 0 && p.prevNum+1 == s.num && h.prevTs != p.prevTs:
-		return res.damaged(s, p, 0, false, fmt.Sprintf(
-			"segment header says the log ended at ts %d before it, but segment %d ends at ts %d", h.prevTs, p.prevNum, p.prevTs))
+		reason := fmt.Sprintf("segment header says the log ended at ts %d before it, but segment %d ends at ts %d", h.prevTs, p.prevNum, p.prevTs)
+		if h.unconfirmed() && h.prevTs > p.prevTs {
+			return res.unconfirmedGap(s, p, reason)
+		}
+		return res.damaged(s, p, 0, false, reason)
 	case h.prevTs > p.prevTs && h.prevTs > p.needAbove:
 		return res.damaged(s, p, 0, false, fmt.Sprintf(
 			"records with ts %d to %d are missing: a segment before this one is gone", p.prevTs+1, h.prevTs))
@@ -392,16 +397,28 @@ func checkRecord(rec *rawRecord, sealed bool, lastTs uint64) string {
 // write could have left it; it is a torn tail when, besides, the segment
 // is the last and no record past it says that it had been synced.
 func (res walkResult) damaged(s *scanner, p walkParams, off int64, tornable bool, reason string) (walkResult, error) {
-	return res.classify(s, p, off, tornable, interfaces.Corruptf(s.name, off, "%s", reason))
+	return res.classify(s, p, off, off, tornable, interfaces.Corruptf(s.name, off, "%s", reason))
+}
+
+// unconfirmedGap records that the segment's unconfirmed header names a
+// prev ts the segment before does not reach: that one lost its unsynced
+// end, and this whole segment is a torn tail — unless a record says it
+// was synced past its header, which a sync does only after confirming
+// the header.
+func (res walkResult) unconfirmedGap(s *scanner, p walkParams, reason string) (walkResult, error) {
+	return res.classify(s, p, 0, headerSize, true, interfaces.Corruptf(s.name, 0, "%s", reason))
 }
 
 // damagedBy records damage that a decoder reported: a record that checks
 // out but does not open or decompress. Never a torn write.
 func (res walkResult) damagedBy(s *scanner, p walkParams, off int64, ce *interfaces.CorruptionError) (walkResult, error) {
-	return res.classify(s, p, off, false, ce)
+	return res.classify(s, p, off, off, false, ce)
 }
 
-func (res walkResult) classify(s *scanner, p walkParams, off int64, tornable bool, ce *interfaces.CorruptionError) (walkResult, error) {
+// classify records damage at off: torn when tornable, the segment is the
+// last, and no record past off says the segment was synced past
+// witnessAbove.
+func (res walkResult) classify(s *scanner, p walkParams, off, witnessAbove int64, tornable bool, ce *interfaces.CorruptionError) (walkResult, error) {
 	d := &damage{off: off, err: ce}
 	from := off + 1
 	if off < headerSize {
@@ -412,7 +429,7 @@ func (res walkResult) classify(s *scanner, p walkParams, off int64, tornable boo
 		if !h.marker() {
 			d.validAfter++
 		}
-		if witness < 0 && h.synced > uint64(off) {
+		if witness < 0 && h.synced > uint64(witnessAbove) {
 			witness, witnessSynced = o, h.synced
 		}
 		return true

@@ -24,6 +24,11 @@ import (
 func (l *Log) Release(durableTs uint64) error {
 	l.releaseMu.Lock()
 	defer l.releaseMu.Unlock()
+	// A segment synced in the background is released once synced, so the
+	// archive only ever receives whole, durable segments.
+	if err := l.waitRotSync(); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	if err := l.usableLocked(); err != nil {
 		l.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/lightningdb/lightning/interfaces"
+	"github.com/lightningdb/lightning/vfs"
 )
 
 // RecoveryMode says what Replay does with corruption.
@@ -49,6 +50,11 @@ type ReplayResult struct {
 	// NewSegment is the path of the segment that new records go to.
 	NewSegment string
 
+	// ConfirmedHeader names the last segment when Replay confirmed its
+	// header: a background rotation had started it and not yet synced
+	// the segment before when the log stopped
+	// (Options.SyncRotatedInBackground).
+	ConfirmedHeader string
 	// A torn tail — the unsynced end of the last segment, left damaged by
 	// a crash — is cut: TornSegment and TornOffset say where, TornBytes
 	// how much was cut, and TornRecords how many whole records lay past
@@ -83,6 +89,82 @@ type peek struct {
 	h    segHeader
 	ok   bool
 	size int64
+}
+
+// confirmHeader syncs segment prevNum, then rewrites h, the header of its
+// successor at path, without segFlagUnconfirmed and syncs it and the
+// directory: what the background rotation that started it left undone.
+func (l *Log) confirmHeader(prevNum uint64, path string, h segHeader) error {
+	h.flags &^= segFlagUnconfirmed
+	sync := func(path string, header []byte) error {
+		f, err := l.fs.OpenReadWrite(path)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+		if header != nil {
+			_, err = f.WriteAt(header, 0)
+		}
+		if err == nil {
+			err = l.timedSync(f)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("confirm the header of segment %d: %s: %w", h.num, path, err)
+		}
+		return nil
+	}
+	if err := sync(l.segmentPath(prevNum), nil); err != nil {
+		return err
+	}
+	if err := sync(path, h.appendTo(nil)); err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.opts.Dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", l.opts.Dir, err)
+	}
+	return nil
+}
+
+// tailStart returns the index of the first segment of heads whose end may
+// be a torn tail rather than corruption: the last one, or the one before
+// it when the last was started by a background rotation that had not
+// confirmed it (Options.SyncRotatedInBackground): its header is torn, or
+// still unconfirmed, while the segment before it was written by such a
+// log. That segment may be unsynced then, as the last one is.
+func tailStart(heads []peek) int {
+	n := len(heads)
+	if n < 2 || !heads[n-2].ok || !heads[n-2].h.syncedBehind() {
+		return n - 1
+	}
+	if !heads[n-1].ok || heads[n-1].h.unconfirmed() {
+		return n - 2
+	}
+	return n - 1
+}
+
+// peekHeader reads the header of the segment at path, if it has one.
+func peekHeader(fsys vfs.FS, path string) (peek, error) {
+	var p peek
+	f, err := fsys.Open(path)
+	if err != nil {
+		return p, fmt.Errorf("lightning/wal: open %s: %w", path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err == nil && size >= headerSize {
+		var hb [headerSize]byte
+		if err = readFull(f, hb[:], 0); err == nil {
+			h, reason := parseSegHeader(hb[:])
+			p = peek{h: h, ok: reason == ""}
+		}
+	}
+	if err != nil {
+		return p, fmt.Errorf("lightning/wal: read %s: %w", path, err)
+	}
+	p.size = size
+	return p, nil
 }
 
 // Replay reads the log in order and calls fn for each record with
@@ -164,9 +246,18 @@ func (l *Log) Replay(afterTs uint64, mode RecoveryMode, fn func(ts uint64, paylo
 		cutOff  int64
 		doomed  []uint64
 	)
+	tail := tailStart(heads)
+	// confirm is the last segment when it survives with an unconfirmed
+	// header: before new records go to a segment after it, the one before
+	// it is synced and its header confirmed, as the background rotation
+	// would have done.
+	var (
+		confirm    *segment
+		confirmHdr segHeader
+	)
 	for i, num := range nums {
 		path := l.segmentPath(num)
-		last := i == len(nums)-1
+		last := i >= tail
 		if !last && skippable(heads[i+1], nums[i+1], lastTs, afterTs) {
 			next := heads[i+1].h.prevTs
 			segs = append(segs, &segment{num: num, path: path, prevTs: heads[i].h.prevTs, records: -1,
@@ -185,14 +276,20 @@ func (l *Log) Replay(afterTs uint64, mode RecoveryMode, fn func(ts uint64, paylo
 		seg := &segment{num: num, path: path, prevTs: wr.hdr.prevTs, records: wr.records,
 			firstTs: wr.firstTs, lastTs: wr.lastTs, size: size}
 		lastTs, prevNum = wr.lastTs, num
+		if i == len(nums)-1 && i > 0 && wr.hdrOK && wr.hdr.unconfirmed() && (wr.dmg == nil || wr.dmg.off >= headerSize) {
+			confirm, confirmHdr = seg, wr.hdr
+		}
 		if wr.dmg == nil {
 			segs = append(segs, seg)
-			res.Clean = last && wr.marker
+			res.Clean = i == len(nums)-1 && wr.marker
 			continue
 		}
 		off := wr.dmg.off
 		if wr.dmg.torn {
 			res.TornSegment, res.TornOffset, res.TornBytes, res.TornRecords = path, off, size-off, wr.dmg.validAfter
+			// A torn tail before the last segment: the last one, with
+			// its torn header, goes too (see tailStart).
+			doomed = nums[i+1:]
 		} else {
 			if mode == Strict {
 				return res, fmt.Errorf("lightning/wal: replay: %w", wr.dmg.err)
@@ -221,9 +318,17 @@ func (l *Log) Replay(afterTs uint64, mode RecoveryMode, fn func(ts uint64, paylo
 		break
 	}
 
-	// Every read succeeded: make the cuts, then start the new segment.
-	// Cuts are durable before the new segment exists, so a crash in
-	// between finds the same log again.
+	// Every read succeeded: make the repairs and cuts, then start the new
+	// segment. They are durable before the new segment exists, so a crash
+	// in between finds the same log again.
+	if confirm != nil {
+		if err := l.confirmHeader(nums[len(nums)-2], confirm.path, confirmHdr); err != nil {
+			return res, l.fail(err)
+		}
+		res.ConfirmedHeader = confirm.path
+		l.logger.Info("lightning/wal: confirmed the header a background rotation had not",
+			"segment", confirm.path, "prev_ts", confirm.prevTs)
+	}
 	if cutPath != "" {
 		if err := l.cut(cutPath, cutOff, doomed); err != nil {
 			return res, l.fail(err)
@@ -268,26 +373,11 @@ func skippable(next peek, nextNum, lastTs, afterTs uint64) bool {
 // Replay may skip.
 func (l *Log) peekHeaders(nums []uint64) ([]peek, error) {
 	heads := make([]peek, len(nums))
-	var hb [headerSize]byte
 	for i, num := range nums {
-		path := l.segmentPath(num)
-		f, err := l.fs.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("lightning/wal: open %s: %w", path, err)
+		var err error
+		if heads[i], err = peekHeader(l.fs, l.segmentPath(num)); err != nil {
+			return nil, err
 		}
-		size, err := f.Size()
-		if err == nil && size >= headerSize {
-			err = readFull(f, hb[:], 0)
-			if err == nil {
-				h, reason := parseSegHeader(hb[:])
-				heads[i] = peek{h: h, ok: reason == ""}
-			}
-		}
-		_ = f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("lightning/wal: read %s: %w", path, err)
-		}
-		heads[i].size = size
 	}
 	return heads, nil
 }
