@@ -445,7 +445,7 @@ func (res walkResult) classify(s *scanner, p walkParams, off, witnessAbove int64
 	case witness >= 0:
 		ce.Reason += fmt.Sprintf("; the record at %d says the segment was synced through %d", witness, witnessSynced)
 	case !p.last:
-		ce.Reason += " (not the last segment, which was synced whole before the next began)"
+		ce.Reason += " (not the last segment, which was synced whole before a later one could follow it)"
 	default:
 		d.torn = true
 	}
