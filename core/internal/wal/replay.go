@@ -180,7 +180,12 @@ func peekHeader(fsys vfs.FS, path string) (peek, error) {
 //   - a torn tail — damage in the last segment that a torn write could
 //     leave, with no record after it saying that it had been synced — is
 //     cut: the segment is truncated to its last whole record (removed if
-//     its header is torn) and synced;
+//     its header is torn) and synced. When a background rotation
+//     (Options.SyncRotatedInBackground) had not confirmed the last
+//     segment's header, the segment before it may end in a torn tail too,
+//     cut with the last segment removed; and a last segment whose
+//     unconfirmed header names records the one before lacks is removed
+//     whole. A last segment that survives unconfirmed is confirmed;
 //   - anything else is corruption: with Strict, Replay returns an error
 //     wrapping a *interfaces.CorruptionError naming the segment file and
 //     offset, and changes nothing; with TruncateCorrupt it cuts the log
@@ -288,7 +293,16 @@ func (l *Log) Replay(afterTs uint64, mode RecoveryMode, fn func(ts uint64, paylo
 		if wr.dmg.torn {
 			res.TornSegment, res.TornOffset, res.TornBytes, res.TornRecords = path, off, size-off, wr.dmg.validAfter
 			// A torn tail before the last segment: the last one, with
-			// its torn header, goes too (see tailStart).
+			// its torn or unconfirmed header, goes too (see tailStart),
+			// and its records count as torn.
+			for _, n := range nums[i+1:] {
+				records, size, err := l.countRecords(l.segmentPath(n), n)
+				if err != nil {
+					return res, err
+				}
+				res.TornBytes += size
+				res.TornRecords += records
+			}
 			doomed = nums[i+1:]
 		} else {
 			if mode == Strict {
