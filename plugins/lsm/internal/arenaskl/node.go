@@ -57,9 +57,10 @@ type node struct {
 	prev uint32
 	// prefix is the first 8 bytes of the user key, big-endian, zero-padded
 	// (see base.KeyPrefix). Comparing prefixes decides most comparisons without
-	// reading the key bytes. It sits next to the tower because a search
-	// reads exactly these two: with nodes 8-byte aligned, prefix and
-	// tower[0] share a cache line 7 times in 8.
+	// reading the key bytes. It sits near the tower because a search
+	// reads exactly these: with nodes 8-byte aligned, prefix, prefix2 and
+	// tower[0] (bytes 24 to 48 of the node) share a cache line 3 times
+	// in 4.
 	prefix uint64
 	// prefix2 is bytes 8 to 16 of the user key (base.KeyPrefix2): keys
 	// that share their first 8 bytes are common, and for keys up to 16
